@@ -1,0 +1,76 @@
+import json, subprocess, sys
+from pathlib import Path
+import pytest, torch
+from uda_course.core import ConfigError, TrainConfig, get_device
+from uda_course.experiment import run_experiment, prepare_run_dir, preset_configs
+
+BAD_CONFIGS = [
+    (dict(steps=0), 'steps'), (dict(steps=-5), 'steps'), (dict(batch_size=0), 'batch_size'),
+    (dict(unsup_ratio=0), 'unsup_ratio'), (dict(temperature=0), 'temperature'), (dict(temperature=-1), 'temperature'),
+    (dict(beta=-0.1), 'beta'), (dict(beta=1.5), 'beta'), (dict(lam=-1), 'lam'),
+    (dict(model='resnet'), 'unknown model'), (dict(method='mixmatch'), 'unknown method'),
+    (dict(tsa='cosine'), 'unknown TSA'), (dict(lr=0), 'lr'), (dict(lr=-0.1), 'lr'), (dict(lr=float('nan')), 'lr'),
+    (dict(lr='fast'), 'lr'), (dict(randaug_m=11), 'randaug_m'), (dict(ema_decay=1.0), 'ema_decay'), (dict(cutout=1.0), 'cutout'),
+]
+
+@pytest.mark.parametrize('kw,msg', BAD_CONFIGS)
+def test_bad_config_refused(kw, msg):
+    with pytest.raises(ConfigError, match=msg): TrainConfig(**kw)
+
+def test_unknown_preset():
+    with pytest.raises(ConfigError, match='quick'): preset_configs('fastest')
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without CUDA')
+def test_cuda_refused_without_cuda():
+    with pytest.raises(ConfigError, match='--device cpu'): get_device('cuda')
+
+def test_finished_run_refused_not_deleted(tmp_path):
+    (tmp_path/'final.json').write_text('{"test_acc": 0.99}')
+    with pytest.raises(ConfigError, match='--overwrite'): prepare_run_dir(tmp_path)
+    assert json.loads((tmp_path/'final.json').read_text()) == {'test_acc': 0.99}
+    with pytest.raises(ConfigError, match='--overwrite'): run_experiment(TrainConfig(steps=1), tmp_path)
+    assert (tmp_path/'final.json').exists()
+
+def test_run_writes_folder(tmp_path, data):
+    cfg = TrainConfig(model='simple', method='uda', steps=3, batch_size=4, unsup_ratio=2, eval_every=2)
+    final = run_experiment(cfg, tmp_path/'r', data=data, show_progress=False)
+    names = {p.name for p in (tmp_path/'r').iterdir()}
+    assert {'config.json', 'metrics.csv', 'final.json', 'history.png', 'confusion.png', 'model.pt', 'classification_report.csv'} <= names
+    assert 0 <= final['test_acc'] <= 1
+    w = torch.load(tmp_path/'r'/'model.pt', weights_only=True)
+    assert set(w) == {'model', 'ema'}
+    saved = json.loads((tmp_path/'r'/'config.json').read_text())
+    assert TrainConfig.from_dict(saved['config']) == cfg and saved['environment']['torch'] == torch.__version__
+
+def _cli(name, *args):
+    "Run console script `name` (installed by `pip install -e .`, see the Makefile) with `args`."
+    exe = Path(sys.executable).parent/name
+    assert exe.exists(), f"console script {exe} is missing: run `make install` (pip install -e .)"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120)
+
+@pytest.mark.parametrize('args,msg', [
+    (['--steps', '0'], 'steps'), (['--temperature', '0'], 'temperature'), (['--beta', '2'], 'beta'),
+    (['--lam', '-1'], 'lam'), (['--model', 'vgg'], 'unknown model'), (['--method', 'fixmatch'], 'unknown method'),
+    (['--tsa', 'cos'], 'unknown TSA'), (['--lr', '-1'], 'lr'), (['--n_labeled', '105'], 'multiple of 10'),
+    (['--n_val', '59950'], 'no unlabeled'), (['--preset', 'slow'], 'unknown preset'), (['--batch_size', '0'], 'batch_size'),
+])
+def test_cli_refuses_bad_input(tmp_path, args, msg):
+    r = _cli('uda_train', *args, '--out', str(tmp_path), '--quiet')
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error:') and msg in lines[0], r.stderr
+    assert 'Traceback' not in r.stderr
+
+def test_cli_refuses_nonnumeric_lr(tmp_path):
+    r = _cli('uda_train', '--lr', 'fast', '--out', str(tmp_path))
+    assert r.returncode != 0 and 'Traceback' not in r.stderr and 'lr' in r.stderr
+
+def test_cli_refuses_finished_run(tmp_path):
+    d = tmp_path/'best-uda-seed0'; d.mkdir(); (d/'final.json').write_text('{}')
+    r = _cli('uda_train', '--out', str(tmp_path), '--steps', '2')
+    assert r.returncode == 2 and '--overwrite' in r.stderr
+    assert (d/'final.json').read_text() == '{}'
+
+def test_cli_reproduce_unknown_preset(tmp_path):
+    r = _cli('uda_reproduce', '--preset', 'fast', '--out', str(tmp_path))
+    assert r.returncode == 2 and 'unknown preset' in r.stderr and 'Traceback' not in r.stderr

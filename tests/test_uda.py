@@ -1,0 +1,91 @@
+import math
+import pytest, torch
+import torch.nn.functional as F
+from uda_course.core import TrainConfig
+from uda_course.uda import uda_target, consistency_loss, tsa_threshold, tsa_cross_entropy, uda_step
+
+def entropy(p): return -(p * p.clamp_min(1e-30).log()).sum(1)
+
+def test_kl_identical_is_zero_and_never_negative():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        z, q = torch.randn(32, 10, generator=g) * 3, torch.randn(32, 10, generator=g) * 3
+        t, _ = uda_target(z)
+        assert consistency_loss(z, t).abs() < 1e-6
+        assert consistency_loss(q, t) >= 0
+
+def test_kl_equals_explicit_sum():
+    z, q = torch.randn(8, 10), torch.randn(8, 10)
+    p = F.softmax(z / 0.5, 1)
+    explicit = (p * (p.log() - F.log_softmax(q, 1))).sum(1).mean()
+    t, _ = uda_target(z, temperature=0.5)
+    assert torch.allclose(consistency_loss(q, t), explicit, atol=1e-6)
+
+def test_hand_computed_kl():
+    # p = (0.5, 0.5), q = (0.25, 0.75): KL = 0.5 ln 2 + 0.5 ln(2/3)
+    t = torch.tensor([[0.5, 0.5]]); q_logits = torch.tensor([[math.log(0.25), math.log(0.75)]])
+    assert consistency_loss(q_logits, t).item() == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3), abs=1e-6)
+
+def test_sharpening_lowers_entropy_and_leaves_student_alone():
+    z = torch.randn(64, 10)
+    t1, _ = uda_target(z, 1.0); t04, _ = uda_target(z, 0.4)
+    assert (entropy(t04) < entropy(t1)).all()
+    # the student's (augmented) side is not divided by T: the loss against a one-hot-like target at T→0 is its plain CE
+    q = torch.randn(64, 10)
+    t0, _ = uda_target(z, 1e-4)
+    ce = F.cross_entropy(q, z.argmax(1))
+    assert torch.allclose(consistency_loss(q, t0), ce, atol=1e-4)
+
+def test_target_has_no_gradient():
+    z = torch.randn(4, 10, requires_grad=True)
+    t, m = uda_target(z, 0.4, 0.5)
+    assert not t.requires_grad and m.dtype == torch.bool
+    q = torch.randn(4, 10, requires_grad=True)
+    consistency_loss(q, t).backward()
+    assert z.grad is None and q.grad is not None
+
+def test_mask_empty_is_finite_zero_and_full_equals_unmasked():
+    z, q = torch.randn(16, 10), torch.randn(16, 10)
+    t, none = uda_target(z, 0.4, beta=1.0)
+    assert not none.any()
+    loss = consistency_loss(q, t, none)
+    assert torch.isfinite(loss) and loss.item() == 0.0
+    t, every = uda_target(z, 0.4, beta=0.0)
+    assert every.all()
+    assert torch.equal(consistency_loss(q, t, every), consistency_loss(q, t))
+
+def test_mask_uses_unsharpened_probability():
+    z = torch.log(torch.tensor([[0.6, 0.4]]))    # max prob 0.6; sharpened it would exceed 0.7
+    assert not uda_target(z, 0.1, beta=0.7)[1].any()
+    assert uda_target(z, 1.0, beta=0.5)[1].all()
+
+@pytest.mark.parametrize('sched,p0,p1', [('linear', 0.1, 1.0), ('log', 0.1, (1 - math.exp(-5)) * 0.9 + 0.1),
+                                         ('exp', math.exp(-5) * 0.9 + 0.1, 1.0), ('none', 1.0, 1.0)])
+def test_tsa_thresholds(sched, p0, p1):
+    assert tsa_threshold(sched, 0.0) == pytest.approx(p0)
+    assert tsa_threshold(sched, 1.0) == pytest.approx(p1)
+    assert tsa_threshold(sched, 0.5) == pytest.approx({'linear': 0.55, 'log': (1 - math.exp(-2.5)) * 0.9 + 0.1,
+                                                      'exp': math.exp(-2.5) * 0.9 + 0.1, 'none': 1.0}[sched])
+    assert tsa_threshold(sched, 0.5, n_classes=10) >= 0.1
+
+def test_tsa_unknown():
+    with pytest.raises(ValueError, match='linear'): tsa_threshold('cosine', 0.3)
+
+def test_tsa_drops_confident_example():
+    logits = torch.tensor([[0.0, 0.0] + [-1e9] * 8, [0.0] * 10])     # p(correct) = 0.5 and 0.1
+    y = torch.tensor([0, 0])
+    loss, kept = tsa_cross_entropy(logits, y, tsa_threshold('linear', 0.0))   # η = 0.1
+    assert kept.item() == 0.5                                          # the 0.5 example is dropped
+    assert loss.item() == pytest.approx(math.log(10), rel=1e-5)       # mean over the kept one only
+    loss, kept = tsa_cross_entropy(logits[:1], y[:1], 0.1)
+    assert kept.item() == 0 and loss.item() == 0
+
+def test_one_forward_pass_per_step(data):
+    from uda_course.train import SimpleCNN
+    cfg = TrainConfig(model='simple', method='uda', batch_size=4, unsup_ratio=2)
+    model, calls = SimpleCNN(), []
+    model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    loss, logs = uda_step(model, data.x_labeled[:4], data.y_labeled[:4], data.x_unlabeled[:8], cfg, 0.1, torch.Generator().manual_seed(0))
+    assert calls == [4 + 8 + 8]
+    assert set(logs) >= {'sup_loss', 'cons_loss', 'mask_rate', 'tsa_kept'}
+    assert torch.isfinite(loss)
