@@ -1,0 +1,28 @@
+"""Write README.md from nbs/index.ipynb (quarto, which nbdev_readme needs, cannot be installed here).
+
+Markdown cells are copied as they are; code cells become ```python blocks; cells marked `#| hide` are skipped.
+`--check` exits 1 when README.md is not what index.ipynb gives (used by .ci/check-sync).
+"""
+import sys
+from pathlib import Path
+import nbformat
+
+root = Path(__file__).resolve().parents[1]
+
+def render() -> str:
+    nb = nbformat.read(root/'nbs'/'index.ipynb', as_version=4)
+    parts = []
+    for c in nb.cells:
+        src = c.source.strip()
+        if not src or src.startswith('#| hide') or src.startswith('#|hide'): continue
+        if c.cell_type == 'code': src = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
+        parts.append(src if c.cell_type == 'markdown' else f"```python\n{src}\n```")
+    return '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(parts) + '\n'
+
+if __name__ == '__main__':
+    text, readme = render(), root/'README.md'
+    if '--check' in sys.argv:
+        if not readme.exists() or readme.read_text() != text:
+            print('README.md is out of date with nbs/index.ipynb: run `python tools/make_readme.py`'); sys.exit(1)
+        print('README.md matches nbs/index.ipynb')
+    else: readme.write_text(text)
