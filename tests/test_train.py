@@ -62,3 +62,11 @@ def test_accuracy_counts_every_image():
     x = torch.zeros(1001, 1, 28, 28, dtype=torch.uint8)
     y = torch.ones(1001, dtype=torch.long); y[-1] = 0          # 1 correct out of 1001, in a last batch of 1
     assert accuracy(Const(), x, y, batch_size=1000) == pytest.approx(1 / 1001)
+
+def test_on_log_sees_every_history_row(data):
+    seen = []
+    cfg = TrainConfig(model='simple', method='sup', steps=25, batch_size=4, eval_every=20, ema_decay=0)
+    h, ema = fit(SimpleCNN(), data, cfg, show_progress=False, on_log=seen.append)
+    assert ema is None
+    assert [r['step'] for r in seen] == h.step.tolist() == [10, 20, 25]
+    assert 'val_acc' in seen[1] and 'val_acc' not in seen[0]

@@ -7,7 +7,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'make_mode
            'prepare_run_dir', 'run_experiment', 'results_table', 'reproduce', 'uda_fetch_data', 'uda_train',
            'uda_reproduce']
 
-# %% ../nbs/06_experiments.ipynb #17ba8a3c
+# %% ../nbs/06_experiments.ipynb #3b2e0409
 import json, os, platform, subprocess, sys, time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from .train import SimpleCNN, fit, supervised_step, accuracy, predict, plot_hist
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #5b4c3dd5
+# %% ../nbs/06_experiments.ipynb #52263068
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -34,21 +34,21 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #96680d7a
+# %% ../nbs/06_experiments.ipynb #85a9838d
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
-        ('simple', 'uda'): dict(steps=1200, lr=0.03, batch_size=32, unsup_ratio=3, eval_every=200),
+        ('simple', 'uda'): dict(steps=1200, lr=0.03, batch_size=32, unsup_ratio=2, eval_every=200),
         ('best', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
-        ('best', 'uda'): dict(steps=2500, lr=0.05, batch_size=32, unsup_ratio=3, eval_every=250),
+        ('best', 'uda'): dict(steps=2500, lr=0.05, batch_size=32, unsup_ratio=2, eval_every=250),
     },
     'report': {
         ('simple', 'sup'): dict(steps=1563, optimizer='adam', lr=1e-3, batch_size=64, weight_decay=0.0, ema_decay=0.0, eval_every=100),
         ('simple', 'uda'): dict(steps=5000, lr=0.03, batch_size=10, unsup_ratio=6.4, temperature=0.3, lam=1.1, beta=0.0,
-                                nesterov=False, weight_decay=0.0, ema_decay=0.0, cutout=0.0, eval_every=100),
+                                nesterov=False, weight_decay=0.0, ema_decay=0.0, randaug_m=9, sample_magnitude=False, cutout=0.0, eval_every=100),
         ('best', 'sup'): dict(steps=1563, optimizer='adam', lr=1e-4, batch_size=64, weight_decay=0.0, ema_decay=0.0, eval_every=100),
         ('best', 'uda'): dict(steps=4500, lr=0.03, batch_size=10, unsup_ratio=6.4, temperature=0.4, lam=1.1, beta=0.0,
-                              nesterov=False, weight_decay=0.0, ema_decay=0.0, cutout=0.0, eval_every=100),
+                              nesterov=False, weight_decay=0.0, ema_decay=0.0, randaug_m=9, sample_magnitude=False, cutout=0.0, eval_every=100),
     },
     'smoke': {(m, k): dict(steps=4, batch_size=8, unsup_ratio=2, eval_every=2) for m in ('simple', 'best') for k in ('sup', 'uda')},
 }
@@ -59,7 +59,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #5e7188f2
+# %% ../nbs/06_experiments.ipynb #99c11f58
 def environment_info(device) -> dict:
     "Library versions, Python, platform, device and git commit (when available), recorded in every run folder. Defined in lesson 06."
     import torchvision, numpy, sklearn
@@ -97,9 +97,12 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), environment=environment_info(device)))
     model = make_model(cfg.model, cfg.seed)
     t0 = time.time()
-    history, ema = fit(model, data, cfg, STEP_FNS[cfg.method], device=device, show_progress=show_progress)
+    live = run_dir/'metrics.live.csv'                       # grows while the run trains, for watching it
+    live.unlink(missing_ok=True)
+    def on_log(row): pd.DataFrame([row]).to_csv(live, mode='a', header=not live.exists(), index=False)
+    history, ema = fit(model, data, cfg, STEP_FNS[cfg.method], device=device, show_progress=show_progress, on_log=on_log)
     wall = time.time() - t0
-    history.to_csv(run_dir/'metrics.csv', index=False)
+    history.to_csv(run_dir/'metrics.csv', index=False); live.unlink(missing_ok=True)
     final = dict(model=cfg.model, method=cfg.method, seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
                  test_acc=accuracy(model, data.x_test, data.y_test),
                  test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None,
@@ -118,7 +121,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #f7524fe3
+# %% ../nbs/06_experiments.ipynb #aad43fed
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -149,7 +152,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #69fc72f7
+# %% ../nbs/06_experiments.ipynb #7f1b2a3f
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
