@@ -7,7 +7,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'make_mode
            'prepare_run_dir', 'run_experiment', 'results_table', 'reproduce', 'uda_fetch_data', 'uda_train',
            'uda_reproduce']
 
-# %% ../nbs/06_experiments.ipynb #3b2e0409
+# %% ../nbs/06_experiments.ipynb #95f79b95
 import json, os, platform, subprocess, sys, time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from .train import SimpleCNN, fit, supervised_step, accuracy, predict, plot_hist
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #52263068
+# %% ../nbs/06_experiments.ipynb #ee2044f3
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -34,7 +34,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #85a9838d
+# %% ../nbs/06_experiments.ipynb #5b14b776
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -59,7 +59,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #99c11f58
+# %% ../nbs/06_experiments.ipynb #9ecffbb9
 def environment_info(device) -> dict:
     "Library versions, Python, platform, device and git commit (when available), recorded in every run folder. Defined in lesson 06."
     import torchvision, numpy, sklearn
@@ -121,7 +121,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #aad43fed
+# %% ../nbs/06_experiments.ipynb #76af7e7e
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -152,7 +152,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #7f1b2a3f
+# %% ../nbs/06_experiments.ipynb #ffbcb985
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -180,6 +180,7 @@ def uda_train(
     temperature: Param("T, sharpening temperature", float) = None, beta: Param("β, confidence threshold", float) = None,
     tsa: Param("none | linear | exp | log", str) = None, randaug_n: Param("RandAugment N", int) = None,
     randaug_m: Param("RandAugment M (0..10)", float) = None,
+    randaug_pool: Param("RandAugment op pool: all | geometric | no_invert", str) = None,
     sample_magnitude: Param("RandAugment magnitude uniform in [0, M] per image and op (True/False)", bool_arg) = None, cutout: Param("cutout side fraction (0 = off)", float) = None,
     ema_decay: Param("EMA decay (0 = off)", float) = None, eval_every: Param("steps between validations", int) = None,
     device: Param("auto | cpu | cuda | cuda:N", str) = None,
