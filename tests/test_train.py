@@ -69,4 +69,5 @@ def test_on_log_sees_every_history_row(data):
     h, ema = fit(SimpleCNN(), data, cfg, show_progress=False, on_log=seen.append)
     assert ema is None
     assert [r['step'] for r in seen] == h.step.tolist() == [10, 20, 25]
-    assert 'val_acc' in seen[1] and 'val_acc' not in seen[0]
+    assert seen[1]['val_acc'] is not None and seen[0]['val_acc'] is None
+    assert all(list(r) == list(seen[0]) for r in seen)          # same columns in every row (the live CSV)

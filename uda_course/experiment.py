@@ -7,7 +7,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'make_mode
            'prepare_run_dir', 'run_experiment', 'results_table', 'reproduce', 'uda_fetch_data', 'uda_train',
            'uda_reproduce']
 
-# %% ../nbs/06_experiments.ipynb #95f79b95
+# %% ../nbs/06_experiments.ipynb #2a6ec5a3
 import json, os, platform, subprocess, sys, time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from .train import SimpleCNN, fit, supervised_step, accuracy, predict, plot_hist
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #ee2044f3
+# %% ../nbs/06_experiments.ipynb #7ebc24b2
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -34,7 +34,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #5b14b776
+# %% ../nbs/06_experiments.ipynb #71bca52e
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -59,7 +59,11 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #9ecffbb9
+# %% ../nbs/06_experiments.ipynb #5dbdc0f2
+def _cpu_name() -> str:
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
 def environment_info(device) -> dict:
     "Library versions, Python, platform, device and git commit (when available), recorded in every run folder. Defined in lesson 06."
     import torchvision, numpy, sklearn
@@ -68,7 +72,7 @@ def environment_info(device) -> dict:
     except Exception: commit = None
     return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
                 numpy=numpy.__version__, sklearn=sklearn.__version__, platform=platform.platform(),
-                device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor(),
+                device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else _cpu_name(),
                 git_commit=commit)
 
 def prepare_run_dir(run_dir, overwrite: bool = False) -> Path:
@@ -121,7 +125,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #76af7e7e
+# %% ../nbs/06_experiments.ipynb #e49e79d2
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -148,11 +152,11 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     table = results_table(finals)
     md = (f"# Report table reproduced: preset `{preset}`, label split seed {seed}\n\n"
           f"MNIST, {cfgs[0].n_labeled} labels; test accuracy on all 10,000 test images. Made by `uda_reproduce --preset {preset} --seed {seed}`.\n\n"
-          + table.to_markdown(index=False, floatfmt='.4f') + '\n')
+          + table.to_markdown(index=False, floatfmt=('', '', '', '.4f', '.4f', '.2f', '.0f')) + '\n')
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #ffbcb985
+# %% ../nbs/06_experiments.ipynb #b1230f9a
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
