@@ -74,3 +74,20 @@ def test_cli_refuses_finished_run(tmp_path):
 def test_cli_reproduce_unknown_preset(tmp_path):
     r = _cli('uda_reproduce', '--preset', 'fast', '--out', str(tmp_path))
     assert r.returncode == 2 and 'unknown preset' in r.stderr and 'Traceback' not in r.stderr
+
+def test_cli_name_stays_inside_out(tmp_path):
+    out = tmp_path/'runs'; out.mkdir()
+    for bad in ('../escape', 'a/b', '..'):
+        r = _cli('uda_train', '--out', str(out), '--name', bad, '--steps', '2', '--quiet')
+        assert r.returncode == 2 and 'plain folder name' in r.stderr, r.stderr
+    assert not (tmp_path/'escape').exists() and list(out.iterdir()) == []
+
+def test_bad_split_leaves_no_folder(tmp_path):
+    r = _cli('uda_train', '--out', str(tmp_path), '--n_labeled', '95', '--quiet')
+    assert r.returncode == 2 and 'multiple of 10' in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+def test_reproduce_refuses_overwrite_with_reuse(tmp_path):
+    r = _cli('uda_reproduce', '--preset', 'smoke', '--out', str(tmp_path), '--overwrite', '--reuse')
+    assert r.returncode == 2 and 'contradict' in r.stderr
+    assert list(tmp_path.iterdir()) == []

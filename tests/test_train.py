@@ -71,3 +71,10 @@ def test_on_log_sees_every_history_row(data):
     assert [r['step'] for r in seen] == h.step.tolist() == [10, 20, 25]
     assert seen[1]['val_acc'] is not None and seen[0]['val_acc'] is None
     assert all(list(r) == list(seen[0]) for r in seen)          # same columns in every row (the live CSV)
+
+def test_step_function_must_match_method(data):
+    from uda_course.core import ConfigError
+    with pytest.raises(ConfigError, match='uda_step'):
+        fit(SimpleCNN(), data, TrainConfig(model='simple', method='uda', steps=1), supervised_step, show_progress=False)
+    with pytest.raises(ConfigError, match='supervised_step'):
+        fit(SimpleCNN(), data, TrainConfig(model='simple', method='sup', steps=1), uda_step, show_progress=False)

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['BestMNISTCNN']
 
-# %% ../nbs/05_best_cnn.ipynb #10442e32
+# %% ../nbs/05_best_cnn.ipynb #8af781d0
 import torch
 from torch import nn
 
-# %% ../nbs/05_best_cnn.ipynb #3709f3d9
+# %% ../nbs/05_best_cnn.ipynb #c105dae3
 def _conv_bn_relu(c_in: int, c_out: int, k: int, stride: int = 1):
     return [nn.Conv2d(c_in, c_out, k, stride, padding=k // 2), nn.BatchNorm2d(c_out), nn.ReLU()]
 

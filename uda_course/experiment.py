@@ -7,7 +7,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'make_mode
            'prepare_run_dir', 'run_experiment', 'results_table', 'reproduce', 'uda_fetch_data', 'uda_train',
            'uda_reproduce']
 
-# %% ../nbs/06_experiments.ipynb #2a6ec5a3
+# %% ../nbs/06_experiments.ipynb #559c52bd
 import json, os, platform, subprocess, sys, time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from .train import SimpleCNN, fit, supervised_step, accuracy, predict, plot_hist
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #7ebc24b2
+# %% ../nbs/06_experiments.ipynb #9611ed3e
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -34,7 +34,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #71bca52e
+# %% ../nbs/06_experiments.ipynb #86939ca4
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -59,7 +59,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #5dbdc0f2
+# %% ../nbs/06_experiments.ipynb #6bddcb9b
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -92,11 +92,12 @@ def _write_json(path: Path, obj):
 
 def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, data_root=None, overwrite: bool = False,
                    show_progress: bool = True) -> dict:
-    "Train `cfg` with `fit` and write the run folder `run_dir` (see the table above). `data` (an `SSLData` for the same split) skips loading. Returns the final metrics dict. Raises `ConfigError` before any training on a bad device, folder or data. Defined in lesson 06."
+    "Train `cfg` with `fit` and write the run folder `run_dir` (see the table above). `data` (an `SSLData` for the same split) skips loading. Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split or data; a finished run is refused unless `overwrite`. Defined in lesson 06."
     import matplotlib; import matplotlib.pyplot as plt
     device = get_device(cfg.device)
+    if (Path(run_dir)/'final.json').exists() and not overwrite: prepare_run_dir(run_dir, overwrite)   # refuses
+    if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)        # bad split/data: refused before any folder exists
     run_dir = prepare_run_dir(run_dir, overwrite)
-    if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)
     (run_dir/'final.json').unlink(missing_ok=True)
     _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), environment=environment_info(device)))
     model = make_model(cfg.model, cfg.seed)
@@ -107,7 +108,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     history, ema = fit(model, data, cfg, STEP_FNS[cfg.method], device=device, show_progress=show_progress, on_log=on_log)
     wall = time.time() - t0
     history.to_csv(run_dir/'metrics.csv', index=False); live.unlink(missing_ok=True)
-    final = dict(model=cfg.model, method=cfg.method, seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
+    final = dict(model=cfg.model, method=cfg.method, report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
                  test_acc=accuracy(model, data.x_test, data.y_test),
                  test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None,
                  val_acc=float(history.val_acc.dropna().iloc[-1]),
@@ -125,7 +126,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #e49e79d2
+# %% ../nbs/06_experiments.ipynb #741f04a7
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -138,13 +139,15 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     "Run the four configurations of `preset` on label split `seed`, writing `out/<preset>-seed<seed>/<model>-<method>/` and `results.md`. Returns the results table. Raises `ConfigError` before training if a run folder is finished (unless `overwrite` or `reuse`). Defined in lesson 06."
     cfgs = preset_configs(preset, seed=seed, device=device)
     get_device(device)
+    if overwrite and reuse: raise ConfigError("--overwrite (run finished rows again) and --reuse (keep them) contradict each other; pass one of them")
     root = Path(out)/f"{preset}-seed{seed}"
     dirs = [root/f"{c.model}-{c.method}" for c in cfgs]
     for d in dirs:
         if (d/'final.json').exists() and not (overwrite or reuse):
             raise ConfigError(f"{d} already holds a finished run; pass --reuse to keep finished runs, --overwrite to run them again, or another --out")
-        if not (reuse and (d/'final.json').exists()): prepare_run_dir(d, overwrite=True)
     data = load_ssl_data(data_root, cfgs[0].n_labeled, cfgs[0].n_val, seed)
+    for d in dirs:
+        if not (reuse and (d/'final.json').exists()): prepare_run_dir(d, overwrite=True)
     finals = []
     for c, d in zip(cfgs, dirs):
         if reuse and (d/'final.json').exists(): finals.append(json.loads((d/'final.json').read_text())); continue
@@ -156,7 +159,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #b1230f9a
+# %% ../nbs/06_experiments.ipynb #fddfe1aa
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -180,6 +183,7 @@ def uda_train(
     n_labeled: Param("labeled images (multiple of 10)", int) = None, n_val: Param("validation images", int) = None,
     batch_size: Param("labeled batch size B", int) = None, unsup_ratio: Param("μ: unlabeled batch = μ·B", float) = None,
     lr: Param("peak learning rate", float) = None, optimizer: Param("sgd | adam", str) = None,
+    momentum: Param("SGD momentum", float) = None, nesterov: Param("Nesterov momentum (True/False)", bool_arg) = None,
     weight_decay: Param("weight decay", float) = None, lam: Param("λ, consistency weight", float) = None,
     temperature: Param("T, sharpening temperature", float) = None, beta: Param("β, confidence threshold", float) = None,
     tsa: Param("none | linear | exp | log", str) = None, randaug_n: Param("RandAugment N", int) = None,
@@ -201,6 +205,8 @@ def uda_train(
             if (model, method) not in PRESETS[preset]: raise ConfigError(f"unknown model/method {model}/{method}; choose simple|best and sup|uda")
             base = PRESETS[preset][(model, method)]
         cfg = TrainConfig.from_dict({**base, **args})
+        if name is not None and (not name.strip() or Path(name).name != name or name in ('.', '..')):
+            raise ConfigError(f"--name {name!r} must be a plain folder name (no '/', no '..'); it is created inside --out {out}")
         run_dir = Path(out)/(name or f"{cfg.model}-{cfg.method}-seed{cfg.seed}")
         final = run_experiment(cfg, run_dir, data_root=data_root, overwrite=overwrite, show_progress=not quiet)
         print(json.dumps(final, indent=2)); print(f"run folder: {run_dir}")
