@@ -7,22 +7,21 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'make_mode
            'prepare_run_dir', 'run_experiment', 'results_table', 'reproduce', 'uda_fetch_data', 'uda_train',
            'uda_reproduce']
 
-# %% ../nbs/06_experiments.ipynb #559c52bd
+# %% ../nbs/06_experiments.ipynb #fc64dd9d
 import json, os, platform, subprocess, sys, time
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 import torch
 
-from .core import ConfigError, TrainConfig, get_device, seed_everything
+from .core import ConfigError, TrainConfig, get_device
 from .data import SSLData, fetch_mnist, load_ssl_data
 from .train import SimpleCNN, fit, supervised_step, accuracy, predict, plot_history, plot_confusion, classification_table
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #9611ed3e
+# %% ../nbs/06_experiments.ipynb #7cb76364
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -34,7 +33,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #86939ca4
+# %% ../nbs/06_experiments.ipynb #6015429a
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -59,7 +58,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #6bddcb9b
+# %% ../nbs/06_experiments.ipynb #9546f2b6
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -126,7 +125,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #741f04a7
+# %% ../nbs/06_experiments.ipynb #63375ec5
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -159,7 +158,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #fddfe1aa
+# %% ../nbs/06_experiments.ipynb #c5a7789a
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -222,6 +221,6 @@ def uda_reproduce(
     quiet: Param("no progress bars", store_true) = False):
     "Reproduce the report's four-row table (simple/best × supervised/UDA); prints it and writes OUT/PRESET-seedSEED/results.md."
     def main():
-        table = reproduce(preset, out, seed, data_root, device, overwrite, reuse, show_progress=not quiet)
+        reproduce(preset, out, seed, data_root, device, overwrite, reuse, show_progress=not quiet)
         print((Path(out)/f"{preset}-seed{seed}"/'results.md').read_text())
     _cli_errors(main)
