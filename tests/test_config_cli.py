@@ -11,6 +11,8 @@ BAD_CONFIGS = [
     (dict(model='resnet'), 'unknown model'), (dict(method='mixmatch'), 'unknown method'),
     (dict(tsa='cosine'), 'unknown TSA'), (dict(lr=0), 'lr'), (dict(lr=-0.1), 'lr'), (dict(lr=float('nan')), 'lr'),
     (dict(lr='fast'), 'lr'), (dict(randaug_m=11), 'randaug_m'), (dict(ema_decay=1.0), 'ema_decay'), (dict(cutout=1.0), 'cutout'),
+    (dict(lam_warmup=1.5), 'lam_warmup'), (dict(ent_min=-0.1), 'ent_min'), (dict(dist_align='yes'), 'dist_align'),
+    (dict(checkpoint_every=-1), 'checkpoint_every'), (dict(unsup_ratio=-2), 'unsup_ratio'),
 ]
 
 @pytest.mark.parametrize('kw,msg', BAD_CONFIGS)
@@ -53,6 +55,9 @@ def _cli(name, *args):
     (['--lam', '-1'], 'lam'), (['--model', 'vgg'], 'unknown model'), (['--method', 'fixmatch'], 'unknown method'),
     (['--tsa', 'cos'], 'unknown TSA'), (['--lr', '-1'], 'lr'), (['--n_labeled', '105'], 'multiple of 10'),
     (['--n_val', '59950'], 'no unlabeled'), (['--preset', 'slow'], 'unknown preset'), (['--batch_size', '0'], 'batch_size'),
+    (['--n_labeled', '60010', '--n_val', '0'], 'smallest class'), (['--unsup_ratio', '0'], 'unsup_ratio'), (['--lr', 'nan'], 'lr'),
+    (['--lam_warmup', '2'], 'lam_warmup'), (['--steps', '-3'], 'steps'), (['--resume', '/nonexistent/run'], 'no checkpoint'),
+    (['--resume', '/nonexistent/run', '--preset', 'quick'], 'drop --preset'),
 ])
 def test_cli_refuses_bad_input(tmp_path, args, msg):
     r = _cli('uda_train', *args, '--out', str(tmp_path), '--quiet')
@@ -91,3 +96,27 @@ def test_reproduce_refuses_overwrite_with_reuse(tmp_path):
     r = _cli('uda_reproduce', '--preset', 'smoke', '--out', str(tmp_path), '--overwrite', '--reuse')
     assert r.returncode == 2 and 'contradict' in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without CUDA')
+def test_cli_refuses_cuda_without_cuda(tmp_path):
+    r = _cli('uda_train', '--device', 'cuda', '--out', str(tmp_path), '--quiet')
+    assert r.returncode == 2 and '--device cpu' in r.stderr and 'Traceback' not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+def test_cli_refuses_bad_data_files(tmp_path, data_root):
+    import shutil
+    from uda_course.data import raw_folder
+    shutil.copytree(raw_folder(data_root), raw_folder(tmp_path/'d'))
+    p = raw_folder(tmp_path/'d')/'train-images-idx3-ubyte'
+    p.write_bytes(p.read_bytes()[:5000])                                 # truncated
+    r = _cli('uda_train', '--data_root', str(tmp_path/'d'), '--out', str(tmp_path/'o'), '--quiet')
+    assert r.returncode == 2 and 'truncated' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    shutil.copy(raw_folder(data_root)/'train-images-idx3-ubyte', p)
+    b = bytearray(p.read_bytes()); b[20000] ^= 0xFF; p.write_bytes(bytes(b))   # one byte changed: wrong SHA-256
+    r = _cli('uda_train', '--data_root', str(tmp_path/'d'), '--out', str(tmp_path/'o'), '--quiet')
+    assert r.returncode == 2 and 'SHA-256' in r.stderr and not (tmp_path/'o').exists(), r.stderr
+
+def test_cli_refuses_unwritable_data_root(tmp_path):
+    f = tmp_path/'afile'; f.write_text('x')                              # a file where a folder is needed: unwritable even as root
+    r = _cli('uda_fetch_data', '--root', str(f/'sub'))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and 'data root' in r.stderr, r.stderr

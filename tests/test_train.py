@@ -49,8 +49,8 @@ def test_ema_closed_form():
     assert make_ema(lin, 0.0) is None
 
 def test_nonfinite_loss_stops_the_run(data):
-    def bad_step(model, xl, yl, xu, cfg, progress, gen):
-        loss, logs = supervised_step(model, xl, yl, xu, cfg, progress, gen)
+    def bad_step(model, xl, yl, xu, cfg, progress, gen, state):
+        loss, logs = supervised_step(model, xl, yl, xu, cfg, progress, gen, state)
         return loss * float('nan'), logs
     cfg = TrainConfig(model='simple', method='sup', steps=3, batch_size=4, eval_every=3)
     with pytest.raises(TrainingDiverged, match='step 0'): fit(SimpleCNN(), data, cfg, bad_step, show_progress=False)

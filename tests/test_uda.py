@@ -89,3 +89,51 @@ def test_one_forward_pass_per_step(data):
     assert calls == [4 + 8 + 8]
     assert set(logs) >= {'sup_loss', 'cons_loss', 'mask_rate', 'tsa_kept'}
     assert torch.isfinite(loss)
+
+# --- λ warm-up, entropy minimisation, distribution alignment (issue 4) ---
+from uda_course.uda import lam_at, distribution_alignment
+from uda_course.uda import entropy as mean_entropy
+
+@pytest.mark.parametrize('progress,expect', [(0.0, 0.0), (0.1, 1.0), (0.2, 2.0), (0.7, 2.0)])
+def test_lam_warmup_is_linear_then_flat(progress, expect):
+    assert lam_at(TrainConfig(lam=2.0, lam_warmup=0.2), progress) == pytest.approx(expect)
+    assert lam_at(TrainConfig(lam=2.0, lam_warmup=0.0), progress) == 2.0
+
+def test_entropy_hand_values():
+    assert mean_entropy(torch.zeros(2, 10)).item() == pytest.approx(math.log(10), rel=1e-6)    # uniform
+    assert mean_entropy(torch.tensor([[0.0, math.log(3)]])).item() == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)), rel=1e-6)
+    assert mean_entropy(torch.tensor([[1e4, 0.0]])).item() == pytest.approx(0.0, abs=1e-6)
+    z = torch.randn(4, 10, requires_grad=True); mean_entropy(z).backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0                                          # it trains the clean prediction
+
+def test_distribution_alignment_running_mean_and_weights():
+    st, K = {}, 10
+    z = torch.zeros(2, K); z[:, 3] = math.log(9)               # p = 9/18 on class 3, 1/18 elsewhere
+    w = distribution_alignment(st, z, momentum=0.5)
+    p = torch.full((K,), 1 / 18); p[3] = 0.5
+    expect = 0.5 * torch.full((K,), 0.1) + 0.5 * p
+    assert torch.allclose(st['p_model'], expect) and torch.allclose(w, 0.1 / expect)
+    target, _ = uda_target(z, 1.0, 0.0, w)
+    aligned = F.softmax(z, 1) * w; aligned = aligned / aligned.sum(1, keepdim=True)
+    assert torch.allclose(target, aligned, atol=1e-6)
+    assert target[0, 3] < F.softmax(z, 1)[0, 3]                 # the over-predicted class is damped
+    distribution_alignment(st, z, momentum=0.5)                 # a second call moves the running mean further
+    assert st['p_model'][3] > expect[3]
+
+def test_uda_step_options_change_the_loss(data):
+    from uda_course.train import SimpleCNN
+    args = lambda: (data.x_labeled[:4], data.y_labeled[:4], data.x_unlabeled[:8])
+    def loss_of(**kw):
+        torch.manual_seed(0); m = SimpleCNN().eval()            # eval: no dropout, so only the option differs
+        cfg = TrainConfig(model='simple', method='uda', batch_size=4, unsup_ratio=2, beta=0.0, **kw)
+        return uda_step(m, *args(), cfg, 0.05, torch.Generator().manual_seed(0), {})
+    base, logs = loss_of()
+    ent, ent_logs = loss_of(ent_min=0.5)
+    assert ent.item() == pytest.approx(base.item() + 0.5 * logs['entropy'].item(), rel=1e-5)
+    warm, warm_logs = loss_of(lam_warmup=0.1)                   # progress 0.05: λ halved
+    assert warm_logs['lam'] == pytest.approx(0.5)
+    assert warm.item() == pytest.approx(logs['sup_loss'].item() + 0.5 * logs['cons_loss'].item(), rel=1e-5)
+    state = {}
+    cfg = TrainConfig(model='simple', method='uda', batch_size=4, unsup_ratio=2, dist_align=True)
+    torch.manual_seed(0); uda_step(SimpleCNN().eval(), *args(), cfg, 0.0, torch.Generator().manual_seed(0), state)
+    assert state['p_model'].shape == (10,) and state['p_model'].sum().item() == pytest.approx(1.0, rel=1e-5)

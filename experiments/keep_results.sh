@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Copy the small text files of finished runs (final.json, config.json, metrics.csv) from a sweep folder
+# into the repository's results/ folder, which lessons read; weights and figures stay in runs/.
+# usage: experiments/keep_results.sh SWEEP_DIR RESULTS_DIR     e.g. runs/ablation results/ablation
+set -euo pipefail
+src=$1; dst=$2
+for d in "$src"/*/; do
+  [ -f "$d/final.json" ] || continue
+  n=$(basename "$d"); mkdir -p "$dst/$n"
+  cp "$d/final.json" "$d/config.json" "$d/metrics.csv" "$dst/$n/"
+done
+ls "$dst"
