@@ -56,7 +56,7 @@ def _cli(name, *args):
     (['--tsa', 'cos'], 'unknown TSA'), (['--lr', '-1'], 'lr'), (['--n_labeled', '105'], 'multiple of 10'),
     (['--n_val', '59950'], 'no unlabeled'), (['--preset', 'slow'], 'unknown preset'), (['--batch_size', '0'], 'batch_size'),
     (['--n_labeled', '60010', '--n_val', '0'], 'smallest class'), (['--unsup_ratio', '0'], 'unsup_ratio'), (['--lr', 'nan'], 'lr'),
-    (['--lam_warmup', '2'], 'lam_warmup'), (['--steps', '-3'], 'steps'), (['--resume', '/nonexistent/run'], 'no checkpoint'),
+    (['--lam_warmup', '2'], 'lam_warmup'), (['--steps', '-3'], 'steps'), (['--resume', '/nonexistent/run'], 'no such run folder'),
     (['--resume', '/nonexistent/run', '--preset', 'quick'], 'drop --preset'),
 ])
 def test_cli_refuses_bad_input(tmp_path, args, msg):
@@ -66,9 +66,13 @@ def test_cli_refuses_bad_input(tmp_path, args, msg):
     assert len(lines) == 1 and lines[0].startswith('error:') and msg in lines[0], r.stderr
     assert 'Traceback' not in r.stderr
 
-def test_cli_refuses_nonnumeric_lr(tmp_path):
-    r = _cli('uda_train', '--lr', 'fast', '--out', str(tmp_path))
-    assert r.returncode != 0 and 'Traceback' not in r.stderr and 'lr' in r.stderr
+@pytest.mark.parametrize('args,msg', [(['--lr', 'fast'], "--lr: invalid float value: 'fast'"), (['--steps', '1.5'], '--steps: invalid int'),
+                                      (['--stpes', '10'], 'unrecognized arguments: --stpes')])
+def test_cli_argparse_errors_are_one_line(tmp_path, args, msg):
+    r = _cli('uda_train', *args, '--out', str(tmp_path))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith('error:') and msg in lines[0], r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 def test_cli_refuses_finished_run(tmp_path):
     d = tmp_path/'best-uda-seed0'; d.mkdir(); (d/'final.json').write_text('{}')

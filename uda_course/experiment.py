@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'PRESET_SEEDS', 'make_model', 'preset_configs',
            'environment_info', 'prepare_run_dir', 'run_experiment', 'collect_runs', 'results_table', 'reproduce',
-           'seeds_table', 'reproduce_seeds', 'uda_fetch_data', 'uda_train', 'uda_reproduce']
+           'seeds_table', 'reproduce_seeds', 'uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main',
+           'uda_train_main', 'uda_reproduce_main', 'uda_fetch_data_main']
 
-# %% ../nbs/06_experiments.ipynb #f13181d3
+# %% ../nbs/06_experiments.ipynb #f0c31e6b
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
@@ -22,7 +23,7 @@ from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #661a5edb
+# %% ../nbs/06_experiments.ipynb #c51bd565
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -34,7 +35,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #93c954a0
+# %% ../nbs/06_experiments.ipynb #1ac67a55
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -59,7 +60,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #a2bfe6ec
+# %% ../nbs/06_experiments.ipynb #c1155372
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -91,10 +92,11 @@ def _write_json(path: Path, obj):
     tmp.write_text(json.dumps(obj, indent=2)); os.replace(tmp, path)
 
 def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, data_root=None, overwrite: bool = False,
-                   show_progress: bool = True, resume: bool = False, allow_config_change: bool = False) -> dict:
-    "Train `cfg` with `fit` and write the run folder `run_dir` (see the table above). `data` (an `SSLData` for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its `checkpoint.pt`. Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split or data; a finished run is refused unless `overwrite`, an unfinished one unless `resume` or `overwrite`; on resume, a config that differs from the checkpoint's is refused (listing the keys) unless `allow_config_change`, and a corrupted checkpoint raises `CheckpointError`. Defined in lesson 06."
+                   show_progress: bool = True, resume: bool = False, allow_config_change: bool = False, step_fn=None) -> dict:
+    "Train `cfg` with `fit` and write the run folder `run_dir` (see the table above). `data` (an `SSLData` for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its `checkpoint.pt`. `step_fn` replaces `STEP_FNS[cfg.method]` (e.g. a report-defect step of lesson 08); its name is recorded in `config.json` and `final.json`. Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split or data; a finished run is refused unless `overwrite`, an unfinished one unless `resume` or `overwrite`; on resume, a config that differs from the checkpoint's is refused (listing the keys) unless `allow_config_change`, and a corrupted checkpoint raises `CheckpointError`. Defined in lesson 06."
     import matplotlib; import matplotlib.pyplot as plt
     device = get_device(cfg.device)
+    step_fn = step_fn or STEP_FNS[cfg.method]
     run_dir, ckpt = Path(run_dir), None
     ckpt_path = run_dir/'checkpoint.pt'
     if resume:
@@ -113,7 +115,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
     if not resume: ckpt_path.unlink(missing_ok=True)
-    _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), environment=environment_info(device),
+    _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), step_fn=step_fn.__name__, environment=environment_info(device),
                                             resumed_from_step=ckpt['step'] if ckpt else None))
     model = make_model(cfg.model, cfg.seed)
     live = run_dir/'metrics.live.csv'                       # grows while the run trains, for watching it
@@ -121,12 +123,12 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     if ckpt and ckpt['history']: pd.DataFrame(ckpt['history']).to_csv(live, index=False)   # rows up to the checkpoint
     def on_log(row): pd.DataFrame([row]).to_csv(live, mode='a', header=not live.exists(), index=False)
     t0 = time.time() - (ckpt['history'][-1]['time_s'] if ckpt and ckpt['history'] else 0)
-    try: history, ema = fit(model, data, cfg, STEP_FNS[cfg.method], device=device, show_progress=show_progress, on_log=on_log,
+    try: history, ema = fit(model, data, cfg, step_fn, device=device, show_progress=show_progress, on_log=on_log,
                             checkpoint=ckpt_path, resume=ckpt)
     except TrainingInterrupted as e: raise TrainingInterrupted(f"{e}. Continue with: uda_train --resume {run_dir}") from None
     wall = time.time() - t0
     history.to_csv(run_dir/'metrics.csv', index=False); live.unlink(missing_ok=True)
-    final = dict(model=cfg.model, method=cfg.method, report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
+    final = dict(model=cfg.model, method=cfg.method, step_fn=step_fn.__name__, report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
                  test_acc=accuracy(model, data.x_test, data.y_test),
                  test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None,
                  val_acc=float(history.val_acc.dropna().iloc[-1]),
@@ -144,7 +146,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #a56af73a
+# %% ../nbs/06_experiments.ipynb #29982f26
 def collect_runs(folder) -> pd.DataFrame:
     "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs. Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
     folder, rows, cfgs = Path(folder), [], []
@@ -157,7 +159,7 @@ def collect_runs(folder) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     return pd.concat([df[['run']], cfg_df[[c for c in varying if c not in df]], df.drop(columns='run')], axis=1)
 
-# %% ../nbs/06_experiments.ipynb #a8443f61
+# %% ../nbs/06_experiments.ipynb #52d6699c
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -195,7 +197,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #ad94e6cc
+# %% ../nbs/06_experiments.ipynb #c50eaa26
 PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5}   # default number of label splits per preset
 
 def seeds_table(per_seed: dict) -> pd.DataFrame:
@@ -226,7 +228,7 @@ def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs',
     (Path(out)/f"{preset}-{n}splits.md").write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #ea2d823e
+# %% ../nbs/06_experiments.ipynb #95eef1eb
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -278,6 +280,7 @@ def uda_train(
             if preset is not None or name is not None:
                 raise ConfigError("--resume takes its settings and folder from the checkpoint; drop --preset and --name")
             run_dir = Path(resume)
+            if not run_dir.is_dir(): raise ConfigError(f"--resume {run_dir}: no such run folder; pass the folder of an interrupted run, e.g. runs/best-uda-seed0")
             cfg = TrainConfig.from_dict({**load_checkpoint(run_dir/'checkpoint.pt')['config'], **args})
         else:
             base = {}
@@ -315,3 +318,18 @@ def uda_reproduce(
             t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse, show_progress=not quiet)
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
+
+# %% ../nbs/06_experiments.ipynb #ff465092
+def cli_main(name: str):
+    "Entry point of console script `name` ('uda_train', 'uda_reproduce', 'uda_fetch_data'): parses `sys.argv` with fastcore's `anno_parser`; argparse errors become one line on stderr, exit status 2. Defined in lesson 06."
+    from fastcore.script import anno_parser
+    fn = {'uda_train': uda_train, 'uda_reproduce': uda_reproduce, 'uda_fetch_data': uda_fetch_data}[name].__wrapped__
+    parser = anno_parser(fn)
+    parser.error = lambda message: parser.exit(2, f"error: {message}; see {parser.prog} --help\n")
+    args = vars(parser.parse_args())
+    for k in ('pdb', 'xtra'): args.pop(k, None)     # fastcore's own flags
+    return fn(**args)
+
+def uda_train_main(): return cli_main('uda_train')
+def uda_reproduce_main(): return cli_main('uda_reproduce')
+def uda_fetch_data_main(): return cli_main('uda_fetch_data')
