@@ -78,3 +78,10 @@ def test_step_function_must_match_method(data):
         fit(SimpleCNN(), data, TrainConfig(model='simple', method='uda', steps=1), supervised_step, show_progress=False)
     with pytest.raises(ConfigError, match='supervised_step'):
         fit(SimpleCNN(), data, TrainConfig(model='simple', method='sup', steps=1), uda_step, show_progress=False)
+
+def test_on_eval_sees_every_validation_with_both_models(data):
+    seen = []
+    cfg = TrainConfig(model='simple', method='sup', steps=6, batch_size=4, eval_every=3)
+    m = SimpleCNN()
+    fit(m, data, cfg, show_progress=False, on_eval=lambda row, net, ema: seen.append((row['step'], row['val_acc'], net is m, ema is not None)))
+    assert [s[0] for s in seen] == [3, 6] and all(s[1] is not None and s[2] and s[3] for s in seen)

@@ -1,0 +1,61 @@
+"""Time to accuracy: validation and test accuracy against training wall time and step for one preset row.
+
+usage: PYTHONPATH=. .venv/bin/python bench/time_to_accuracy.py [--preset quick] [--model best] [--method uda]
+           [--steps N] [--eval_every K] [--seed 0] [--device auto] [--out bench/results]
+Writes OUT/tta-<preset>-<model>-<method>-<device>.csv and .png, and prints the time and steps at which test
+accuracy (raw and EMA) first reaches 97%, 98% and 99%, next to the report's budget (about 45,000 optimiser steps).
+Test accuracy is measured on all 10,000 test images at every validation, for the curve only: nothing is selected on it.
+The time column counts training only (the test evaluations of this script are subtracted).
+"""
+import json, time
+from pathlib import Path
+import pandas as pd
+import torch
+from fastcore.script import call_parse, Param
+from uda_course.core import TrainConfig, get_device
+from uda_course.data import load_ssl_data
+from uda_course.experiment import PRESETS, STEP_FNS, environment_info, make_model
+from uda_course.train import accuracy, fit
+
+REPORT_STEPS = 45_000   # the report's trainer: about 45,000 optimiser steps
+
+@call_parse
+def main(preset: Param("preset whose row to run", str) = 'quick', model: Param("simple | best", str) = 'best',
+         method: Param("sup | uda", str) = 'uda', steps: Param("optimiser steps (default: the preset's)", int) = None,
+         eval_every: Param("steps between measurements", int) = 100, seed: Param("label split and run seed", int) = 0,
+         device: Param("auto | cpu | cuda", str) = 'auto', out: Param("folder for the CSV and plot", str) = 'bench/results'):
+    row = {**PRESETS[preset][(model, method)], 'eval_every': eval_every, 'seed': seed, 'device': device, 'checkpoint_every': 0}
+    if steps is not None: row['steps'] = steps
+    cfg = TrainConfig.from_dict({**TrainConfig(model=model, method=method).to_dict(), **row})
+    dev = get_device(cfg.device)
+    data = load_ssl_data(None, cfg.n_labeled, cfg.n_val, cfg.seed)
+    points, spent = [], [0.0]            # spent: seconds of test evaluation, subtracted from the clock
+    t0 = time.perf_counter()
+    def on_eval(r, net, ema):
+        t = time.perf_counter()
+        points.append(dict(step=r['step'], train_s=t - t0 - spent[0], val_acc=r['val_acc'], val_acc_ema=r.get('val_acc_ema'),
+                           test_acc=accuracy(net, data.x_test, data.y_test),
+                           test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None))
+        spent[0] += time.perf_counter() - t
+    fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], device=dev, show_progress=False, on_eval=on_eval)
+    df = pd.DataFrame(points)
+    name = f"tta-{preset}-{model}-{method}-{dev.type}"
+    Path(out).mkdir(parents=True, exist_ok=True)
+    df.to_csv(Path(out)/f"{name}.csv", index=False)
+    (Path(out)/f"{name}.json").write_text(json.dumps(dict(config=cfg.to_dict(), environment=environment_info(dev)), indent=2))
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.5))
+    for c in ('val_acc', 'val_acc_ema', 'test_acc', 'test_acc_ema'):
+        if df[c].notna().any():
+            df.plot(x='train_s', y=c, ax=ax[0], marker='.'); df.plot(x='step', y=c, ax=ax[1], marker='.')
+    for a in ax: a.set_ylim(max(0.8, df[['test_acc']].min().min() - 0.01), 1.0); a.axhline(0.99, ls=':', c='grey')
+    ax[0].set(xlabel='training time (s)', title=f"{name}: accuracy against time"); ax[1].set(title='against optimiser steps')
+    fig.tight_layout(); fig.savefig(Path(out)/f"{name}.png", dpi=90)
+    print(f"{name}: {cfg.steps} steps, {df.train_s.iloc[-1]:.0f} s of training on {environment_info(dev)['device_name']}; report's budget: ~{REPORT_STEPS:,} steps")
+    print(f"{'target':>7} | {'steps (raw)':>11} {'time s (raw)':>12} | {'steps (EMA)':>11} {'time s (EMA)':>12}")
+    for target in (0.97, 0.98, 0.99):
+        cells = []
+        for c in ('test_acc', 'test_acc_ema'):
+            hit = df[df[c] >= target]
+            cells += [f"{int(hit.step.iloc[0]):>11}", f"{hit.train_s.iloc[0]:>12.0f}"] if len(hit) else [f"{'not reached':>11}", f"{'-':>12}"]
+        print(f"{target:>7.2f} | {cells[0]} {cells[1]} | {cells[2]} {cells[3]}")
