@@ -124,3 +124,15 @@ def test_cli_refuses_unwritable_data_root(tmp_path):
     f = tmp_path/'afile'; f.write_text('x')                              # a file where a folder is needed: unwritable even as root
     r = _cli('uda_fetch_data', '--root', str(f/'sub'))
     assert r.returncode == 2 and 'Traceback' not in r.stderr and 'data root' in r.stderr, r.stderr
+
+def test_collect_runs_lists_finished_runs_and_varying_keys(tmp_path):
+    from uda_course.experiment import collect_runs
+    with pytest.raises(ConfigError, match='no finished run'): collect_runs(tmp_path)
+    for name, beta, acc in (('a', 0.8, 0.97), ('b', 0.5, 0.96)):
+        d = tmp_path/name; d.mkdir()
+        (d/'config.json').write_text(json.dumps(dict(config=TrainConfig(beta=beta).to_dict())))
+        (d/'final.json').write_text(json.dumps(dict(model='best', method='uda', test_acc=acc)))
+    (tmp_path/'unfinished').mkdir(); (tmp_path/'unfinished'/'config.json').write_text('{}')
+    df = collect_runs(tmp_path)
+    assert df.run.tolist() == ['a', 'b'] and df.beta.tolist() == [0.8, 0.5] and df.test_acc.tolist() == [0.97, 0.96]
+    assert 'lr' not in df                                                # same in every run: not a column
