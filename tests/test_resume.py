@@ -122,6 +122,8 @@ def test_unfinished_run_refused_without_resume_or_overwrite(tmp_path, reference,
     with pytest.raises(ConfigError, match='contradict'): run_experiment(cfg, run, data=data, resume=True, overwrite=True)
     assert (run/'checkpoint.pt').read_bytes() == before
     with pytest.raises(ConfigError, match='nothing to resume'): run_experiment(cfg, reference, data=data, resume=True)
+    r = _resume(reference)
+    assert r.returncode == 2 and 'nothing to resume' in r.stderr, r.stderr
 
 def test_divergence_points_to_last_good_checkpoint(tmp_path, data):
     def step_nan_at_7(model, xl, yl, xu, cfg, progress, gen, state):

@@ -8,7 +8,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'PRESET_SE
            'seeds_table', 'reproduce_seeds', 'uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main',
            'uda_train_main', 'uda_reproduce_main', 'uda_fetch_data_main']
 
-# %% ../nbs/06_experiments.ipynb #f0c31e6b
+# %% ../nbs/06_experiments.ipynb #2ca8aa07
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
@@ -23,7 +23,7 @@ from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #c51bd565
+# %% ../nbs/06_experiments.ipynb #fd86027f
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -35,7 +35,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #1ac67a55
+# %% ../nbs/06_experiments.ipynb #d8348a0a
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -60,7 +60,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #c1155372
+# %% ../nbs/06_experiments.ipynb #c91d54df
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -146,7 +146,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #29982f26
+# %% ../nbs/06_experiments.ipynb #c0f4cfc4
 def collect_runs(folder) -> pd.DataFrame:
     "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs. Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
     folder, rows, cfgs = Path(folder), [], []
@@ -159,7 +159,7 @@ def collect_runs(folder) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     return pd.concat([df[['run']], cfg_df[[c for c in varying if c not in df]], df.drop(columns='run')], axis=1)
 
-# %% ../nbs/06_experiments.ipynb #52d6699c
+# %% ../nbs/06_experiments.ipynb #6a58c8b3
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -197,7 +197,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #c50eaa26
+# %% ../nbs/06_experiments.ipynb #bf15eacf
 PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5}   # default number of label splits per preset
 
 def seeds_table(per_seed: dict) -> pd.DataFrame:
@@ -228,7 +228,7 @@ def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs',
     (Path(out)/f"{preset}-{n}splits.md").write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #95eef1eb
+# %% ../nbs/06_experiments.ipynb #470ae82a
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -281,6 +281,7 @@ def uda_train(
                 raise ConfigError("--resume takes its settings and folder from the checkpoint; drop --preset and --name")
             run_dir = Path(resume)
             if not run_dir.is_dir(): raise ConfigError(f"--resume {run_dir}: no such run folder; pass the folder of an interrupted run, e.g. runs/best-uda-seed0")
+            if (run_dir/'final.json').exists(): raise ConfigError(f"{run_dir} holds a finished run: there is nothing to resume")
             cfg = TrainConfig.from_dict({**load_checkpoint(run_dir/'checkpoint.pt')['config'], **args})
         else:
             base = {}
@@ -319,7 +320,7 @@ def uda_reproduce(
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
 
-# %% ../nbs/06_experiments.ipynb #ff465092
+# %% ../nbs/06_experiments.ipynb #33ada0a9
 def cli_main(name: str):
     "Entry point of console script `name` ('uda_train', 'uda_reproduce', 'uda_fetch_data'): parses `sys.argv` with fastcore's `anno_parser`; argparse errors become one line on stderr, exit status 2. Defined in lesson 06."
     from fastcore.script import anno_parser
