@@ -22,7 +22,7 @@ run_row() {
 }
 mkdir -p "$out"
 while IFS='|' read -r name cmd; do
-  name=$(echo "$name" | xargs); cmd=$(echo "$cmd" | xargs)
+  name=${name//[[:space:]]/}; cmd=${cmd#"${cmd%%[![:space:]]*}"}      # trim (names have no spaces)
   [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
   run_row "$name" "$cmd" &
