@@ -1,10 +1,13 @@
 """Write README.md from nbs/index.ipynb (quarto, which nbdev_readme needs, cannot be installed here).
 
 Markdown cells are copied as they are; code cells become ```python blocks; cells marked `#| hide` are skipped.
+A markdown line `<!-- include: PATH -->` (PATH relative to the repository root) is replaced by that file's text, so the
+README's results tables are the very files the runs wrote (results/...).
 `--check` exits 1 when README.md is not what index.ipynb gives (used by .ci/check-sync).
 """
 import sys
 from pathlib import Path
+import re
 import nbformat
 
 root = Path(__file__).resolve().parents[1]
@@ -16,6 +19,7 @@ def render() -> str:
         src = c.source.strip()
         if not src or src.startswith('#| hide') or src.startswith('#|hide'): continue
         if c.cell_type == 'code': src = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
+        if c.cell_type == 'markdown': src = re.sub(r'<!-- include: (\S+) -->', lambda m: (root/m[1]).read_text().strip(), src)
         parts.append(src if c.cell_type == 'markdown' else f"```python\n{src}\n```")
     return '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(parts) + '\n'
 

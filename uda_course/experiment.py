@@ -8,7 +8,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'PRESET_SE
            'seeds_table', 'reproduce_seeds', 'uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main',
            'uda_train_main', 'uda_reproduce_main', 'uda_fetch_data_main']
 
-# %% ../nbs/06_experiments.ipynb #2ca8aa07
+# %% ../nbs/06_experiments.ipynb #fb1c378d
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
@@ -23,7 +23,7 @@ from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #fd86027f
+# %% ../nbs/06_experiments.ipynb #dbb57784
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -35,7 +35,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #d8348a0a
+# %% ../nbs/06_experiments.ipynb #520f933e
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -51,16 +51,21 @@ PRESETS = {
         ('best', 'uda'): dict(steps=4500, lr=0.03, batch_size=10, unsup_ratio=6.4, temperature=0.4, lam=1.1, beta=0.0,
                               nesterov=False, weight_decay=0.0, ema_decay=0.0, randaug_m=9, sample_magnitude=False, cutout=0.0, eval_every=100),
     },
+    'tuned': {   # BestMNISTCNN only; chosen on the validation set (lesson 09); the supervised row has the same budget
+        ('best', 'sup'): dict(steps=3000, lr=0.05, batch_size=32, eval_every=250),
+        ('best', 'uda'): dict(steps=3000, lr=0.05, batch_size=32, unsup_ratio=2, randaug_m=10, sample_magnitude=True, cutout=0.3,
+                              randaug_pool='geometric', eval_every=250),
+    },
     'smoke': {(m, k): dict(steps=4, batch_size=8, unsup_ratio=2, eval_every=2) for m in ('simple', 'best') for k in ('sup', 'uda')},
 }
 
 def preset_configs(preset: str = 'quick', **overrides) -> list:
-    "The four `TrainConfig`s (simple/best × sup/uda) of a preset, each updated with `overrides` (e.g. seed=1, device='cpu'). Raises `ConfigError` for an unknown preset or setting. Defined in lesson 06."
+    "The `TrainConfig`s of a preset, one per (model, method) row (four for quick/report/smoke, BestMNISTCNN's two for tuned), each updated with `overrides` (e.g. seed=1, device='cpu'). Raises `ConfigError` for an unknown preset or setting. Defined in lesson 06."
     if preset not in PRESETS: raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #c91d54df
+# %% ../nbs/06_experiments.ipynb #57c1918c
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -146,7 +151,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #c0f4cfc4
+# %% ../nbs/06_experiments.ipynb #06248e9d
 def collect_runs(folder) -> pd.DataFrame:
     "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs. Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
     folder, rows, cfgs = Path(folder), [], []
@@ -159,7 +164,7 @@ def collect_runs(folder) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     return pd.concat([df[['run']], cfg_df[[c for c in varying if c not in df]], df.drop(columns='run')], axis=1)
 
-# %% ../nbs/06_experiments.ipynb #6a58c8b3
+# %% ../nbs/06_experiments.ipynb #f251846c
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -197,8 +202,8 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #bf15eacf
-PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5}   # default number of label splits per preset
+# %% ../nbs/06_experiments.ipynb #b4113c57
+PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5, 'tuned': 5}   # default number of label splits per preset
 
 def seeds_table(per_seed: dict) -> pd.DataFrame:
     "Mean ± std over label splits of per-split results tables (`{seed: table}` from `reproduce`): one row per model/method with `n_splits`, mean and std of test accuracy (raw, EMA), the report's number and the mean wall time. Defined in lesson 06."
@@ -228,7 +233,7 @@ def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs',
     (Path(out)/f"{preset}-{n}splits.md").write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #470ae82a
+# %% ../nbs/06_experiments.ipynb #1edf9f73
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -249,7 +254,7 @@ def uda_fetch_data(root: Param("data root (default: $UDA_DATA or ~/.cache/uda_co
 @call_parse
 def uda_train(
     model: Param("simple | best (default best)", str) = None, method: Param("sup | uda (default uda)", str) = None,
-    preset: Param("start from this preset's row for model/method (quick | report | smoke)", str) = None,
+    preset: Param("start from this preset's row for model/method (quick | report | tuned | smoke)", str) = None,
     steps: Param("optimiser steps", int) = None, seed: Param("label split and run seed", int) = None,
     n_labeled: Param("labeled images (multiple of 10)", int) = None, n_val: Param("validation images", int) = None,
     batch_size: Param("labeled batch size B", int) = None, unsup_ratio: Param("μ: unlabeled batch = μ·B", float) = None,
@@ -259,6 +264,7 @@ def uda_train(
     lam_warmup: Param("fraction of the steps over which λ rises from 0", float) = None,
     ent_min: Param("entropy-minimisation weight (0 = off)", float) = None,
     dist_align: Param("distribution alignment of the targets (True/False)", bool_arg) = None,
+    teacher_view: Param("image the target comes from: clean (UDA) | weak (FixMatch)", str) = None,
     temperature: Param("T, sharpening temperature", float) = None, beta: Param("β, confidence threshold", float) = None,
     tsa: Param("none | linear | exp | log", str) = None, randaug_n: Param("RandAugment N", int) = None,
     randaug_m: Param("RandAugment M (0..10)", float) = None,
@@ -288,7 +294,7 @@ def uda_train(
             if preset is not None:
                 if preset not in PRESETS: raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
                 key = (model or 'best', method or 'uda')
-                if key not in PRESETS[preset]: raise ConfigError(f"unknown model/method {key[0]}/{key[1]}; choose simple|best and sup|uda")
+                if key not in PRESETS[preset]: raise ConfigError(f"preset {preset!r} has no row {key[0]}/{key[1]}; its rows: {', '.join('/'.join(k) for k in PRESETS[preset])}")
                 base = PRESETS[preset][key]
             cfg = TrainConfig.from_dict({**base, **args})
             if name is not None and (not name.strip() or Path(name).name != name or name in ('.', '..')):
@@ -301,8 +307,8 @@ def uda_train(
 
 @call_parse
 def uda_reproduce(
-    preset: Param("quick | report | smoke", str) = 'quick', seed: Param("one label split: its seed", int) = None,
-    seeds: Param("number of label splits 0..N-1, mean ± std reported (default: 5 for report, 1 for quick/smoke)", int) = None,
+    preset: Param("quick | report | tuned | smoke", str) = 'quick', seed: Param("one label split: its seed", int) = None,
+    seeds: Param("number of label splits 0..N-1, mean ± std reported (default: 5 for report/tuned, 1 for quick/smoke)", int) = None,
     out: Param("folder for the run folders", str) = 'runs', device: Param("auto | cpu | cuda | cuda:N", str) = 'auto',
     data_root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
     overwrite: Param("run finished rows again", store_true) = False,
@@ -320,7 +326,7 @@ def uda_reproduce(
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
 
-# %% ../nbs/06_experiments.ipynb #33ada0a9
+# %% ../nbs/06_experiments.ipynb #cd5ae527
 def cli_main(name: str):
     "Entry point of console script `name` ('uda_train', 'uda_reproduce', 'uda_fetch_data'): parses `sys.argv` with fastcore's `anno_parser`; argparse errors become one line on stderr, exit status 2. Defined in lesson 06."
     from fastcore.script import anno_parser
