@@ -1,11 +1,15 @@
 """Time to accuracy: validation and test accuracy against training wall time and step for one preset row.
 
 usage: PYTHONPATH=. .venv/bin/python bench/time_to_accuracy.py [--preset quick] [--model best] [--method uda]
-           [--steps N] [--eval_every K] [--seed 0] [--device auto] [--out bench/results]
+           [--steps N] [--eval_every K] [--seed 0] [--device auto] [--out bench/results] [--run_dir DIR]
 Writes OUT/tta-<preset>-<model>-<method>-<device>.csv and .png, and prints the time and steps at which test
 accuracy (raw and EMA) first reaches 97%, 98% and 99%, next to the report's budget (about 45,000 optimiser steps).
 Test accuracy is measured on all 10,000 test images at every validation, for the curve only: nothing is selected on it.
 The time column counts training only (the test evaluations of this script are subtracted).
+With --run_dir the run goes through `run_experiment` (lesson 06) and also leaves an ordinary run folder there
+(config, metrics, weights, final.json): the test curve changes nothing in training, so the folder can stand as that
+split's run of the preset (e.g. --run_dir runs/tuned/tuned-seed4/best-uda, then `uda_reproduce --reuse`); its
+train_wall_s then includes the test evaluations, which the CSV's train_s column does not.
 """
 import json, time
 from pathlib import Path
@@ -14,7 +18,7 @@ import torch
 from fastcore.script import call_parse, Param
 from uda_course.core import TrainConfig, get_device
 from uda_course.data import load_ssl_data
-from uda_course.experiment import PRESETS, STEP_FNS, environment_info, make_model
+from uda_course.experiment import PRESETS, STEP_FNS, environment_info, make_model, run_experiment
 from uda_course.train import accuracy, fit
 
 REPORT_STEPS = 45_000   # the report's trainer: about 45,000 optimiser steps
@@ -23,7 +27,8 @@ REPORT_STEPS = 45_000   # the report's trainer: about 45,000 optimiser steps
 def main(preset: Param("preset whose row to run", str) = 'quick', model: Param("simple | best", str) = 'best',
          method: Param("sup | uda", str) = 'uda', steps: Param("optimiser steps (default: the preset's)", int) = None,
          eval_every: Param("steps between measurements", int) = 100, seed: Param("label split and run seed", int) = 0,
-         device: Param("auto | cpu | cuda", str) = 'auto', out: Param("folder for the CSV and plot", str) = 'bench/results'):
+         device: Param("auto | cpu | cuda", str) = 'auto', out: Param("folder for the CSV and plot", str) = 'bench/results',
+         run_dir: Param("also write an ordinary run folder here (through run_experiment)", str) = None):
     row = {**PRESETS[preset][(model, method)], 'eval_every': eval_every, 'seed': seed, 'device': device, 'checkpoint_every': 0}
     if steps is not None: row['steps'] = steps
     cfg = TrainConfig.from_dict({**TrainConfig(model=model, method=method).to_dict(), **row})
@@ -37,7 +42,8 @@ def main(preset: Param("preset whose row to run", str) = 'quick', model: Param("
                            test_acc=accuracy(net, data.x_test, data.y_test),
                            test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None))
         spent[0] += time.perf_counter() - t
-    fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], device=dev, show_progress=False, on_eval=on_eval)
+    if run_dir: run_experiment(cfg, run_dir, data=data, show_progress=False, on_eval=on_eval)
+    else: fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], device=dev, show_progress=False, on_eval=on_eval)
     df = pd.DataFrame(points)
     name = f"tta-{preset}-{model}-{method}-{dev.type}"
     Path(out).mkdir(parents=True, exist_ok=True)

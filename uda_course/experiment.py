@@ -8,7 +8,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'PRESET_SE
            'seeds_table', 'reproduce_seeds', 'uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main',
            'uda_train_main', 'uda_reproduce_main', 'uda_fetch_data_main']
 
-# %% ../nbs/06_experiments.ipynb #fb1c378d
+# %% ../nbs/06_experiments.ipynb #396a8421
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
@@ -23,7 +23,7 @@ from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #dbb57784
+# %% ../nbs/06_experiments.ipynb #ebf6dd8f
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -35,7 +35,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #520f933e
+# %% ../nbs/06_experiments.ipynb #1b6fb731
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -65,7 +65,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #57c1918c
+# %% ../nbs/06_experiments.ipynb #7dc4a477
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -97,8 +97,8 @@ def _write_json(path: Path, obj):
     tmp.write_text(json.dumps(obj, indent=2)); os.replace(tmp, path)
 
 def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, data_root=None, overwrite: bool = False,
-                   show_progress: bool = True, resume: bool = False, allow_config_change: bool = False, step_fn=None) -> dict:
-    "Train `cfg` with `fit` and write the run folder `run_dir` (see the table above). `data` (an `SSLData` for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its `checkpoint.pt`. `step_fn` replaces `STEP_FNS[cfg.method]` (e.g. a report-defect step of lesson 08); its name is recorded in `config.json` and `final.json`. Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split or data; a finished run is refused unless `overwrite`, an unfinished one unless `resume` or `overwrite`; on resume, a config that differs from the checkpoint's is refused (listing the keys) unless `allow_config_change`, and a corrupted checkpoint raises `CheckpointError`. Defined in lesson 06."
+                   show_progress: bool = True, resume: bool = False, allow_config_change: bool = False, step_fn=None, on_eval=None) -> dict:
+    "Train `cfg` with `fit` and write the run folder `run_dir` (see the table above). `data` (an `SSLData` for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its `checkpoint.pt`. `step_fn` replaces `STEP_FNS[cfg.method]` (e.g. a report-defect step of lesson 08); its name is recorded in `config.json` and `final.json`. `on_eval(row, model, ema)` is passed to `fit` (called after each validation; `bench/time_to_accuracy.py` measures a test curve with it, which is not used to choose anything). Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split or data; a finished run is refused unless `overwrite`, an unfinished one unless `resume` or `overwrite`; on resume, a config that differs from the checkpoint's is refused (listing the keys) unless `allow_config_change`, and a corrupted checkpoint raises `CheckpointError`. Defined in lesson 06."
     import matplotlib; import matplotlib.pyplot as plt
     device = get_device(cfg.device)
     step_fn = step_fn or STEP_FNS[cfg.method]
@@ -129,7 +129,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     def on_log(row): pd.DataFrame([row]).to_csv(live, mode='a', header=not live.exists(), index=False)
     t0 = time.time() - (ckpt['history'][-1]['time_s'] if ckpt and ckpt['history'] else 0)
     try: history, ema = fit(model, data, cfg, step_fn, device=device, show_progress=show_progress, on_log=on_log,
-                            checkpoint=ckpt_path, resume=ckpt)
+                            checkpoint=ckpt_path, resume=ckpt, on_eval=on_eval)
     except TrainingInterrupted as e: raise TrainingInterrupted(f"{e}. Continue with: uda_train --resume {run_dir}") from None
     wall = time.time() - t0
     history.to_csv(run_dir/'metrics.csv', index=False); live.unlink(missing_ok=True)
@@ -151,7 +151,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #06248e9d
+# %% ../nbs/06_experiments.ipynb #a09269f6
 def collect_runs(folder) -> pd.DataFrame:
     "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs. Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
     folder, rows, cfgs = Path(folder), [], []
@@ -164,7 +164,7 @@ def collect_runs(folder) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     return pd.concat([df[['run']], cfg_df[[c for c in varying if c not in df]], df.drop(columns='run')], axis=1)
 
-# %% ../nbs/06_experiments.ipynb #f251846c
+# %% ../nbs/06_experiments.ipynb #514bfbb3
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -202,7 +202,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #b4113c57
+# %% ../nbs/06_experiments.ipynb #354cc79b
 PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5, 'tuned': 5}   # default number of label splits per preset
 
 def seeds_table(per_seed: dict) -> pd.DataFrame:
@@ -233,7 +233,7 @@ def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs',
     (Path(out)/f"{preset}-{n}splits.md").write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #1edf9f73
+# %% ../nbs/06_experiments.ipynb #e99dff2c
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -326,7 +326,7 @@ def uda_reproduce(
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
 
-# %% ../nbs/06_experiments.ipynb #cd5ae527
+# %% ../nbs/06_experiments.ipynb #db82deaf
 def cli_main(name: str):
     "Entry point of console script `name` ('uda_train', 'uda_reproduce', 'uda_fetch_data'): parses `sys.argv` with fastcore's `anno_parser`; argparse errors become one line on stderr, exit status 2. Defined in lesson 06."
     from fastcore.script import anno_parser
