@@ -40,6 +40,15 @@ def test_finished_run_refused_not_deleted(tmp_path):
     with pytest.raises(ConfigError, match='--overwrite'): run_experiment(TrainConfig(steps=1), tmp_path)
     assert (tmp_path/'final.json').exists()
 
+def test_run_experiment_calls_on_eval_without_changing_the_run(tmp_path, data):
+    "bench/time_to_accuracy.py --run_dir: a test curve measured through on_eval leaves the run's results as they are."
+    cfg = TrainConfig(model='simple', method='uda', steps=4, batch_size=4, unsup_ratio=2, eval_every=2, device='cpu')
+    seen = []
+    with_hook = run_experiment(cfg, tmp_path/'a', data=data, show_progress=False, on_eval=lambda r, net, ema: seen.append((r['step'], ema is not None)))
+    plain = run_experiment(cfg, tmp_path/'b', data=data, show_progress=False)
+    assert seen == [(2, True), (4, True)]
+    for k in ('test_acc', 'test_acc_ema', 'val_acc', 'val_acc_ema'): assert with_hook[k] == plain[k], k
+
 def test_run_writes_folder(tmp_path, data):
     cfg = TrainConfig(model='simple', method='uda', steps=3, batch_size=4, unsup_ratio=2, eval_every=2)
     final = run_experiment(cfg, tmp_path/'r', data=data, show_progress=False)
