@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copy the small text files of finished runs (final.json, config.json, metrics.csv) from a sweep folder
+# Copy the small text files of finished runs (final.json, config.json, metrics.csv, and classification_report.csv
+# when there is one) from a sweep folder
 # into the repository's results/ folder, which lessons read; weights and figures stay in runs/.
 # usage: experiments/keep_results.sh SWEEP_DIR RESULTS_DIR     e.g. runs/ablation results/ablation
 set -euo pipefail
@@ -8,5 +9,6 @@ for d in "$src"/*/; do
   [ -f "$d/final.json" ] || continue
   n=$(basename "$d"); mkdir -p "$dst/$n"
   cp "$d/final.json" "$d/config.json" "$d/metrics.csv" "$dst/$n/"
+  if [ -f "$d/classification_report.csv" ]; then cp "$d/classification_report.csv" "$dst/$n/"; fi
 done
 ls "$dst"

@@ -8,7 +8,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'PRESET_SE
            'seeds_table', 'reproduce_seeds', 'uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main',
            'uda_train_main', 'uda_reproduce_main', 'uda_fetch_data_main']
 
-# %% ../nbs/06_experiments.ipynb #396a8421
+# %% ../nbs/06_experiments.ipynb #9d2045b9
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
@@ -23,7 +23,7 @@ from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN
 
-# %% ../nbs/06_experiments.ipynb #ebf6dd8f
+# %% ../nbs/06_experiments.ipynb #47f61f36
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
@@ -35,7 +35,7 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         return MODEL_CLASSES[name]()
 
-# %% ../nbs/06_experiments.ipynb #1b6fb731
+# %% ../nbs/06_experiments.ipynb #9ba8abeb
 PRESETS = {
     'quick': {
         ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
@@ -65,7 +65,7 @@ def preset_configs(preset: str = 'quick', **overrides) -> list:
     return [TrainConfig.from_dict({**TrainConfig(model=m, method=k).to_dict(), **kw, **overrides, 'model': m, 'method': k})
             for (m, k), kw in PRESETS[preset].items()]
 
-# %% ../nbs/06_experiments.ipynb #7dc4a477
+# %% ../nbs/06_experiments.ipynb #e6c08fea
 def _cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
@@ -151,7 +151,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     _write_json(run_dir/'final.json', final)
     return final
 
-# %% ../nbs/06_experiments.ipynb #a09269f6
+# %% ../nbs/06_experiments.ipynb #8ff49744
 def collect_runs(folder) -> pd.DataFrame:
     "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs. Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
     folder, rows, cfgs = Path(folder), [], []
@@ -164,7 +164,7 @@ def collect_runs(folder) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     return pd.concat([df[['run']], cfg_df[[c for c in varying if c not in df]], df.drop(columns='run')], axis=1)
 
-# %% ../nbs/06_experiments.ipynb #514bfbb3
+# %% ../nbs/06_experiments.ipynb #baec1b5d
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
@@ -202,7 +202,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     (root/'results.md').write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #354cc79b
+# %% ../nbs/06_experiments.ipynb #515ed5ae
 PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5, 'tuned': 5}   # default number of label splits per preset
 
 def seeds_table(per_seed: dict) -> pd.DataFrame:
@@ -228,12 +228,12 @@ def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs',
                        test_acc_ema=[f"{m:.4f} ± {sd:.4f}" if n > 1 else f"{m:.4f}" for m, sd in zip(table.test_acc_ema_mean, table.test_acc_ema_std)])
     md = (f"# Preset `{preset}` over {n} label split(s)\n\nMNIST, test accuracy on all 10,000 test images, mean ± std over label splits 0–{n - 1}. "
           f"Made by `uda_reproduce --preset {preset} --seeds {n}`.\n\n"
-          + fmt[['model', 'method', 'steps', 'n_splits', 'test_acc', 'test_acc_ema', 'report', 'train_wall_s_mean']].to_markdown(index=False, floatfmt='.0f')
+          + fmt[['model', 'method', 'steps', 'n_splits', 'test_acc', 'test_acc_ema', 'report', 'train_wall_s_mean']].to_markdown(index=False, floatfmt=('', '', '.0f', '.0f', '', '', '.2f', '.0f'))
           + f"\n\nRun folders (one per split, each with its own results.md):\n{folders}\n")
     (Path(out)/f"{preset}-{n}splits.md").write_text(md)
     return table
 
-# %% ../nbs/06_experiments.ipynb #e99dff2c
+# %% ../nbs/06_experiments.ipynb #0281822f
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 def _cli_errors(fn):
@@ -326,7 +326,7 @@ def uda_reproduce(
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
 
-# %% ../nbs/06_experiments.ipynb #db82deaf
+# %% ../nbs/06_experiments.ipynb #0e95537e
 def cli_main(name: str):
     "Entry point of console script `name` ('uda_train', 'uda_reproduce', 'uda_fetch_data'): parses `sys.argv` with fastcore's `anno_parser`; argparse errors become one line on stderr, exit status 2. Defined in lesson 06."
     from fastcore.script import anno_parser
