@@ -50,7 +50,7 @@ def get_device(name: str = 'auto') -> torch.device:
     return dev
 
 # %% ../nbs/00_core.ipynb #e1aa2b16
-MODELS = ('simple', 'best')
+MODELS = ('simple', 'best', 'lean')
 METHODS = ('sup', 'uda')
 TSA_SCHEDULES = ('none', 'linear', 'exp', 'log')
 TEACHER_VIEWS = ('clean', 'weak')
@@ -65,7 +65,7 @@ RANDAUG_POOLS = {  # named op pools for the strong view (lesson 03 has the op ta
 @dataclass
 class TrainConfig:
     "Every setting of one training run (flat, printable, JSON-able); refuses bad values with `ConfigError` when built. Defined in lesson 00."
-    model: str = 'best'           # 'simple' | 'best'
+    model: str = 'best'           # 'simple' | 'best' | 'lean'
     method: str = 'uda'           # 'sup' | 'uda'
     steps: int = 2000             # optimiser steps
     seed: int = 0                 # label split, initialisation, sampling and augmentation

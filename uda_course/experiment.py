@@ -21,10 +21,10 @@ from .data import SSLData, fetch_mnist, load_ssl_data
 from .train import SimpleCNN, TrainingDiverged, fit, supervised_step, accuracy, predict, plot_history, plot_confusion, classification_table
 from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
-from .best_cnn import BestMNISTCNN
+from .best_cnn import BestMNISTCNN, LeanCNN
 
 # %% ../nbs/06_experiments.ipynb #47f61f36
-MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN}
+MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN, 'lean': LeanCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
 
@@ -253,7 +253,7 @@ def uda_fetch_data(root: Param("data root (default: $UDA_DATA or ~/.cache/uda_co
 
 @call_parse
 def uda_train(
-    model: Param("simple | best (default best)", str) = None, method: Param("sup | uda (default uda)", str) = None,
+    model: Param("simple | best | lean (default best)", str) = None, method: Param("sup | uda (default uda)", str) = None,
     preset: Param("start from this preset's row for model/method (quick | report | tuned | smoke)", str) = None,
     steps: Param("optimiser steps", int) = None, seed: Param("label split and run seed", int) = None,
     n_labeled: Param("labeled images (multiple of 10)", int) = None, n_val: Param("validation images", int) = None,
