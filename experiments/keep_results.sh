@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copy the small text files of finished runs (final.json, config.json, metrics.csv, and classification_report.csv
+# Copy the small text files of finished runs (final.json, config.json, metrics.csv, and classification_report.csv,
+# diagnostics.csv and confusions.csv
 # when there is one) from a sweep folder
 # into the repository's results/ folder, which lessons read; weights and figures stay in runs/.
 # usage: experiments/keep_results.sh SWEEP_DIR RESULTS_DIR     e.g. runs/ablation results/ablation
@@ -9,6 +10,7 @@ for d in "$src"/*/; do
   [ -f "$d/final.json" ] || continue
   n=$(basename "$d"); mkdir -p "$dst/$n"
   cp "$d/final.json" "$d/config.json" "$d/metrics.csv" "$dst/$n/"
+  for f in diagnostics.csv confusions.csv; do if [ -f "$d/$f" ]; then cp "$d/$f" "$dst/$n/"; fi; done
   if [ -f "$d/classification_report.csv" ]; then cp "$d/classification_report.csv" "$dst/$n/"; fi
 done
 ls "$dst"

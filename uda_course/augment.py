@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as NF
 
 # %% auto #0
-__all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan', 'apply_plan', 'rand_augment', 'apply_op',
-           'reference_op', 'rand_augment_reference', 'weak_augment']
+__all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan', 'elastic_displacement',
+           'elastic_distort', 'apply_plan', 'rand_augment', 'apply_op', 'reference_op', 'rand_augment_reference',
+           'weak_augment']
 
 # %% ../nbs/03_augment.ipynb #0d9324e7
 class OpSpec(NamedTuple):
@@ -99,7 +100,7 @@ def _from_u8(y, like):
 # %% ../nbs/03_augment.ipynb #3d2ceacb
 @dataclass
 class AugPlan:
-    "Every random choice of one RandAugment call, per image, on the CPU: `op` int64 (B, N) indexes `names`; `magnitude` float64 (B, N) on the 0..10 scale; `sign` float64 (B, N) of ±1; `centre` int64 (B, N, 2) the (row, col) centre of a `cutout` op; `cutout` the side fraction of the final cutout (0 = none) and `cutout_centre` int64 (B, 2) its centre. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    "Every random choice of one RandAugment call, per image, on the CPU: `op` int64 (B, N) indexes `names`; `magnitude` float64 (B, N) on the 0..10 scale; `sign` float64 (B, N) of ±1; `centre` int64 (B, N, 2) the (row, col) centre of a `cutout` op; `cutout` the side fraction of the final cutout (0 = none), `cutout_centre` int64 (B, 2) its centre and `cutout_more` int64 (B, k - 1, 2) the centres of k - 1 further squares (None: one square); `elastic_alpha` float64 (B,) the elastic displacement scale α in pixels (0: image not distorted), `elastic_noise` float32 (B, 2, H, W) the uniform [-1, 1] field before smoothing, `elastic_sigma` its smoothing in pixels (None: no elastic stage). Defined in lesson 03 (nbs/03_augment.ipynb)."
     names: tuple
     op: torch.Tensor
     magnitude: torch.Tensor
@@ -107,6 +108,10 @@ class AugPlan:
     centre: torch.Tensor
     cutout: float = 0.0
     cutout_centre: torch.Tensor | None = None
+    cutout_more: torch.Tensor | None = None
+    elastic_alpha: torch.Tensor | None = None
+    elastic_noise: torch.Tensor | None = None
+    elastic_sigma: float = 4.0
 
     def __len__(self): return self.op.shape[0]
 
@@ -125,8 +130,9 @@ def _check_ops(ops, fn='rand_augment'):
 
 def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitude: float = 9,
               generator: torch.Generator | None = None, sample_magnitude: bool = False,
-              ops: Sequence[str] | None = None, cutout: float = 0.0) -> AugPlan:
-    "Draw, on the CPU and from `generator` (global RNG if None), the ops, magnitudes, signs and cutout centres of `batch_size` images of size `height` x `width`: each image draws `n_ops` ops uniformly with replacement from `ops` (default: all of `RANDAUG_OPS`), each with magnitude `magnitude` or, if `sample_magnitude`, uniform in [0, `magnitude`]. Raises ValueError/TypeError for bad arguments. Defined in lesson 03 (nbs/03_augment.ipynb)."
+              ops: Sequence[str] | None = None, cutout: float = 0.0, cutout_count: int = 1,
+              elastic_alpha: float = 0.0, elastic_p: float = 1.0, elastic_sigma: float = 4.0) -> AugPlan:
+    "Draw, on the CPU and from `generator` (global RNG if None), the ops, magnitudes, signs and cutout centres of `batch_size` images of size `height` x `width`: each image draws `n_ops` ops uniformly with replacement from `ops` (default: all of `RANDAUG_OPS`), each with magnitude `magnitude` or, if `sample_magnitude`, uniform in [0, `magnitude`]; then `cutout_count` cutout centres and, if `elastic_alpha` > 0, for each image with probability `elastic_p` an elastic α uniform in [0, `elastic_alpha`] px and a noise field (drawn after everything else, so plans without them draw the same numbers as before). Raises ValueError/TypeError for bad arguments. Defined in lesson 03 (nbs/03_augment.ipynb)."
     fn = 'rand_augment'
     if isinstance(n_ops, bool) or not isinstance(n_ops, numbers.Integral) or n_ops < 0:
         raise ValueError(f"{fn}: n_ops must be a non-negative integer (RandAugment's N, usually 1 to 3), got {n_ops!r}")
@@ -134,6 +140,11 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
         raise ValueError(f"{fn}: magnitude must be a number in [0, 10] (RandAugment's M on the paper's 0..10 scale), got {magnitude!r}")
     if isinstance(cutout, bool) or not isinstance(cutout, numbers.Real) or not 0 <= cutout <= 1:
         raise ValueError(f"{fn}: cutout must be a fraction of the image height in [0, 1] (0 = no cutout), got {cutout!r}")
+    if isinstance(cutout_count, bool) or not isinstance(cutout_count, numbers.Integral) or cutout_count < 1:
+        raise ValueError(f"{fn}: cutout_count must be a positive integer (how many squares to erase), got {cutout_count!r}")
+    for k, v, hi in (('elastic_alpha', elastic_alpha, 100), ('elastic_p', elastic_p, 1), ('elastic_sigma', elastic_sigma, 14)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= hi:
+            raise ValueError(f"{fn}: {k} must be a number in [0, {hi}], got {v!r}")
     names = _check_ops(ops, fn)
     _check_generator(generator, fn)
     B, g, n_ops, magnitude = int(batch_size), generator, int(n_ops), float(magnitude)
@@ -143,7 +154,13 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
     sign = torch.randint(2, (B, n_ops), generator=g).double().mul_(-2).add_(1)  # ±1, like torchvision's coin
     centre = torch.stack([torch.randint(height, (B, n_ops), generator=g), torch.randint(width, (B, n_ops), generator=g)], -1)
     cc = torch.stack([torch.randint(height, (B,), generator=g), torch.randint(width, (B,), generator=g)], -1)
-    return AugPlan(names, op, mag, sign, centre, float(cutout), cc)
+    more = torch.stack([torch.randint(height, (B, cutout_count - 1), generator=g), torch.randint(width, (B, cutout_count - 1), generator=g)], -1) if cutout_count > 1 else None
+    ea = en = None
+    if elastic_alpha > 0:
+        on = torch.rand(B, generator=g, dtype=torch.float64) < elastic_p
+        ea = torch.rand(B, generator=g, dtype=torch.float64).mul_(elastic_alpha).masked_fill_(~on, 0.0)
+        en = torch.rand(B, 2, height, width, generator=g).mul_(2).sub_(1)      # Simard: uniform in [-1, 1] per pixel
+    return AugPlan(names, op, mag, sign, centre, float(cutout), cc, more, ea, en, float(elastic_sigma))
 
 # %% ../nbs/03_augment.ipynb #461e1d6a
 def _blend_fma(t, alpha, other):
@@ -287,9 +304,36 @@ def _slot_params(names, op, mag, sign, centre, H, W):
     P = np.where(is_['scalar'][:, None], scalar, P)
     return np.where(is_['cutout'][:, None], _box(centre, np.trunc(v * H).astype(np.int64), H, W), P)
 
+# %% ../nbs/03_augment.ipynb #5485b20f
+def elastic_displacement(noise: torch.Tensor, alpha, sigma: float = 4.0) -> torch.Tensor:
+    "Displacement fields float32 (n, H, W, 2) in `grid_sample`'s normalised units, from `noise` float32 (n, 2, H, W) uniform in [-1, 1] (x then y component), smoothed by torchvision's `gaussian_blur` (σ = `sigma` px, kernel int(8σ + 1) made odd, as `v2.ElasticTransform` does) and scaled so that the field moves pixels by up to about `alpha` px (float or float32 (n,) tensor; torchvision's `alpha` is 2·α). Defined in lesson 03 (nbs/03_augment.ipynb)."
+    import torchvision.transforms.v2.functional as TF
+    n, _, H, W = noise.shape
+    k = int(8 * sigma + 1); k += 1 - k % 2
+    smooth = TF.gaussian_blur(noise, [k, k], [sigma, sigma]) if sigma > 0 else noise
+    a = (2 * torch.as_tensor(alpha, dtype=torch.float32, device=noise.device)).reshape(-1, 1, 1).expand(n, 1, 1)
+    return torch.stack([smooth[:, 0] * a / W, smooth[:, 1] * a / H], -1)
+
+def _k_elastic(x, p, noise, sigma):   # p[:, 0]: α in px, p[:, 1]: the image's row of `noise`
+    n, C, H, W = x.shape
+    disp = elastic_displacement(noise.index_select(0, p[:, 1].long().cpu()).to(x.device), p[:, 0], sigma)
+    # torchvision's identity grid: pixel centres, align_corners=False
+    grid = torch.stack(torch.meshgrid(torch.linspace((1 - H) / H, (H - 1) / H, H, device=x.device),
+                                      torch.linspace((1 - W) / W, (W - 1) / W, W, device=x.device), indexing='ij')[::-1], -1)
+    out = NF.grid_sample(x.float(), grid[None] + disp, mode='bilinear', padding_mode='zeros', align_corners=False)
+    return out.round_().to(torch.uint8)
+
+def elastic_distort(x: torch.Tensor, alpha: float = 34.0, generator: torch.Generator | None = None, sigma: float = 4.0) -> torch.Tensor:
+    "Elastic distortion of every image of `x` (uint8 (B, C, H, W), or float in [0, 1]) with its own field of scale `alpha` px (Simard et al. 2003; σ = `sigma` px). Randomness from the CPU `generator`. Returns the same shape, dtype and device. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    _check_images(x, 'elastic_distort'); _check_generator(generator, 'elastic_distort')
+    B, C, H, W = x.shape
+    noise = torch.rand(B, 2, H, W, generator=generator).mul_(2).sub_(1)
+    p = torch.zeros(B, 6, device=x.device); p[:, 0] = float(alpha); p[:, 1] = torch.arange(B)
+    return _from_u8(_k_elastic(_to_u8(x), p, noise, sigma), x) if B else x.clone()
+
 # %% ../nbs/03_augment.ipynb #0c2a5ffb
 def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
-    "Apply the per-image ops of `plan` to images `x` (uint8 (B, C, H, W), or float in [0, 1]), slot after slot: in each slot the images are sorted by the op they drew, all geometric ops go through one batched `grid_sample`, and each other op kind runs once on its slice of the batch. Returns a new tensor of the same shape, dtype and device. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    "Apply the per-image ops of `plan` to images `x` (uint8 (B, C, H, W), or float in [0, 1]), slot after slot: in each slot the images are sorted by the op they drew, all geometric ops go through one batched `grid_sample`, and each other op kind runs once on its slice of the batch; then the elastic stage (one `grid_sample` for the distorted images) and the cutout squares. Returns a new tensor of the same shape, dtype and device. Defined in lesson 03 (nbs/03_augment.ipynb)."
     _check_images(x)
     if len(plan) != x.shape[0]:
         raise ValueError(f"apply_plan: the plan is for {len(plan)} images but x holds {x.shape[0]}; draw it with draw_plan(x.shape[0], ...)")
@@ -307,9 +351,16 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
         segs = [(_k_affine if key < 0 else _KERNELS.get(plan.names[key]), n) for key, n in zip(keys.tolist(), counts.tolist())]
         if all(kern is None for kern, _ in segs): continue   # only identity drawn
         slots.append((perm, segs, params[perm, k]))
+    if plan.elastic_alpha is not None:                   # after the ops, before the erasures: holes stay square
+        on = plan.elastic_alpha.numpy() > 0
+        perm = np.argsort(~on, kind='stable')                # distorted images first, as one slice
+        n_on = int(on.sum())
+        P = np.zeros((B, 6)); P[:, 0] = plan.elastic_alpha.numpy()[perm]; P[:, 1] = perm
+        if n_on: slots.append((perm, [(_k_elastic, n_on), (None, B - n_on)], P))
     if plan.cutout > 0:
         side = np.full(B, int(plan.cutout * H))
-        slots.append((np.arange(B), [(_k_erase, B)], _box(plan.cutout_centre.numpy(), side, H, W)))
+        centres = [plan.cutout_centre.numpy()] + ([] if plan.cutout_more is None else list(plan.cutout_more.numpy().transpose(1, 0, 2)))
+        slots += [(np.arange(B), [(_k_erase, B)], _box(c, side, H, W)) for c in centres]
     y = _to_u8(x)
     if not slots: return _from_u8(y.clone(), x)
     # y stays in the order of the last slot's sort; `pos[i]` is where image i currently is (CPU bookkeeping), so
@@ -325,24 +376,28 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
         ys, a = y.index_select(0, gather), 0
         y = torch.empty_like(ys)
         for kern, n in segs:
-            y[a:a + n] = ys[a:a + n] if kern is None else kern(ys[a:a + n], P[a:a + n]); a += n
+            if kern is _k_elastic: y[a:a + n] = _k_elastic(ys[a:a + n], P[a:a + n], plan.elastic_noise, plan.elastic_sigma)
+            else: y[a:a + n] = ys[a:a + n] if kern is None else kern(ys[a:a + n], P[a:a + n])
+            a += n
     return _from_u8(y.index_select(0, idx[-1]), x)
 
 # %% ../nbs/03_augment.ipynb #c4db88c2
 def rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9, generator: torch.Generator | None = None,
-                 sample_magnitude: bool = False, ops: Sequence[str] | None = None, cutout: float = 0.0) -> torch.Tensor:
+                 sample_magnitude: bool = False, ops: Sequence[str] | None = None, cutout: float = 0.0,
+                 cutout_count: int = 1, elastic_alpha: float = 0.0, elastic_p: float = 1.0) -> torch.Tensor:
     """Per-image RandAugment of a batch `x`: uint8 (B, C, H, W) in [0, 255] (C = 1 or 3), or float in [0, 1]
     (quantised to 256 grey levels), on any device. Every image independently draws `n_ops` ops uniformly with
     replacement from `ops` (default: all of `RANDAUG_OPS`), each at magnitude `magnitude` (0..10, the paper's M;
     `op_value` maps it to each op's range) or, if `sample_magnitude`, uniform in [0, `magnitude`]; signed ops get
     a random sign per image. `cutout` > 0 then erases (to 0) one square of side `int(cutout * H)` per image at a
-    random centre. All randomness comes from the CPU `generator` (torch's global RNG if None): the same seed gives
+    random centre (`cutout_count` squares, each at its own centre). `elastic_alpha` > 0 distorts each image, with probability `elastic_p`, by an elastic field (Simard et al. 2003, σ = 4 px) of scale α uniform in [0, `elastic_alpha`] px, after the ops and before the cutout (see `elastic_displacement`). All randomness comes from the CPU `generator` (torch's global RNG if None): the same seed gives
     the same views. Returns a new tensor of the same shape, dtype and device; never normalises.
     Raises TypeError (not a tensor, wrong dtype, bad generator) or ValueError (wrong ndim or channels, float values
     outside [0, 1], n_ops < 0, magnitude outside [0, 10], unknown op, cutout outside [0, 1]).
     Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x)
-    plan = draw_plan(x.shape[0], x.shape[-2], x.shape[-1], n_ops, magnitude, generator, sample_magnitude, ops, cutout)
+    plan = draw_plan(x.shape[0], x.shape[-2], x.shape[-1], n_ops, magnitude, generator, sample_magnitude, ops, cutout,
+                     cutout_count, elastic_alpha, elastic_p)
     return apply_plan(x, plan)
 
 # %% ../nbs/03_augment.ipynb #8906f587

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MODELS', 'METHODS', 'TSA_SCHEDULES', 'TEACHER_VIEWS', 'OPTIMIZERS', 'RANDAUG_POOLS', 'ConfigError', 'fast_mode',
-           'seed_everything', 'get_device', 'TrainConfig']
+__all__ = ['MODELS', 'METHODS', 'TSA_SCHEDULES', 'TEACHER_VIEWS', 'TEACHERS', 'LABELED_AUGS', 'OPTIMIZERS', 'RANDAUG_POOLS',
+           'ConfigError', 'fast_mode', 'seed_everything', 'get_device', 'TrainConfig']
 
 # %% ../nbs/00_core.ipynb #351df222
 class ConfigError(ValueError):
@@ -54,6 +54,8 @@ MODELS = ('simple', 'best', 'lean')
 METHODS = ('sup', 'uda')
 TSA_SCHEDULES = ('none', 'linear', 'exp', 'log')
 TEACHER_VIEWS = ('clean', 'weak')
+TEACHERS = ('live', 'ema')
+LABELED_AUGS = ('weak', 'strong')
 OPTIMIZERS = ('sgd', 'adam')
 RANDAUG_POOLS = {  # named op pools for the strong view (lesson 03 has the op table); None = every op
     'all': None,
@@ -91,6 +93,12 @@ class TrainConfig:
     randaug_pool: str = 'all'     # which ops RandAugment draws from: a key of RANDAUG_POOLS
     sample_magnitude: bool = True   # draw each op's magnitude uniformly in [0, M] per image instead of M
     cutout: float = 0.3           # side of the cutout square applied to every strong view, as a fraction of the image (0 = off)
+    cutout_count: int = 1         # how many such squares, each at its own random centre
+    elastic_alpha: float = 0.0    # elastic distortion of the strong view: α uniform in [0, this] px, σ 4 px (0 = off; lesson 03)
+    elastic_p: float = 1.0        # probability that a strong view is elastically distorted
+    labeled_aug: str = 'weak'     # augmentation of the labeled batch: 'weak' | 'strong' (the unlabeled strong view's)
+    teacher: str = 'live'         # the weights the target comes from: 'live' (UDA) | 'ema' (Mean Teacher; needs ema_decay > 0)
+    labeled_in_unlabeled: bool = False   # the labeled images also join the unlabeled pool (FixMatch's convention)
     ema_decay: float = 0.99       # EMA of the weights (0 = off)
     eval_every: int = 250         # steps between validation evaluations
     checkpoint_every: int = 500   # steps between checkpoints (0 = only at the end and on Ctrl-C)
@@ -108,14 +116,16 @@ class TrainConfig:
         if self.tsa not in TSA_SCHEDULES: bad(f"unknown TSA schedule {self.tsa!r}; choose one of {', '.join(TSA_SCHEDULES)}")
         if self.teacher_view not in TEACHER_VIEWS: bad(f"unknown teacher_view {self.teacher_view!r}; choose one of {', '.join(TEACHER_VIEWS)}")
         if self.randaug_pool not in RANDAUG_POOLS: bad(f"unknown RandAugment pool {self.randaug_pool!r}; choose one of {', '.join(RANDAUG_POOLS)}")
+        if self.teacher not in TEACHERS: bad(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
+        if self.labeled_aug not in LABELED_AUGS: bad(f"unknown labeled_aug {self.labeled_aug!r}; choose one of {', '.join(LABELED_AUGS)}")
         if self.optimizer not in OPTIMIZERS: bad(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        for k in ('steps', 'batch_size', 'n_labeled', 'eval_every'):
+        for k in ('steps', 'batch_size', 'n_labeled', 'eval_every', 'cutout_count'):
             v = getattr(self, k)
             if not is_int(v) or v <= 0: bad(f"{k} must be a positive integer, got {v!r}")
         for k in ('seed', 'n_val', 'randaug_n', 'checkpoint_every'):
             v = getattr(self, k)
             if not is_int(v) or v < 0: bad(f"{k} must be a non-negative integer, got {v!r}")
-        for k in ('lr', 'momentum', 'weight_decay', 'lam', 'temperature', 'beta', 'ema_decay', 'randaug_m', 'cutout', 'unsup_ratio', 'lam_warmup', 'ent_min'):
+        for k in ('lr', 'momentum', 'weight_decay', 'lam', 'temperature', 'beta', 'ema_decay', 'randaug_m', 'cutout', 'unsup_ratio', 'lam_warmup', 'ent_min', 'elastic_alpha', 'elastic_p'):
             if not is_num(getattr(self, k)): bad(f"{k} must be a finite number, got {getattr(self, k)!r}")
         if self.lr <= 0: bad(f"lr must be > 0, got {self.lr}; try 0.03 for SGD or 1e-3 for Adam")
         if self.unsup_ratio <= 0: bad(f"unsup_ratio (μ) must be > 0, got {self.unsup_ratio}; the unlabeled batch holds μ·batch_size images")
@@ -129,6 +139,11 @@ class TrainConfig:
         if not 0 <= self.ema_decay < 1: bad(f"ema_decay must lie in [0, 1) (0 = no EMA), got {self.ema_decay}")
         if not 0 <= self.cutout < 1: bad(f"cutout must lie in [0, 1) (fraction of the image side, 0 = off), got {self.cutout}")
         if not 0 <= self.randaug_m <= 10: bad(f"randaug_m (RandAugment M) must lie in [0, 10], got {self.randaug_m}")
+        if not 0 <= self.elastic_alpha <= 100: bad(f"elastic_alpha must lie in [0, 100] px (Simard's α is 34; 0 = off), got {self.elastic_alpha}")
+        if not 0 <= self.elastic_p <= 1: bad(f"elastic_p must lie in [0, 1] (a probability), got {self.elastic_p}")
+        if self.teacher == 'ema' and self.ema_decay == 0: bad("teacher 'ema' takes its targets from the EMA of the weights, but ema_decay is 0; set ema_decay (e.g. 0.99) or teacher 'live'")
+        if self.teacher == 'ema' and self.ent_min > 0: bad("ent_min needs the gradient of the clean predictions, which teacher 'ema' does not give; set ent_min 0 or teacher 'live'")
+        if not isinstance(self.labeled_in_unlabeled, bool): bad(f"labeled_in_unlabeled must be True or False, got {self.labeled_in_unlabeled!r}")
         if not isinstance(self.sample_magnitude, bool): bad(f"sample_magnitude must be True or False, got {self.sample_magnitude!r}")
         if not isinstance(self.dist_align, bool): bad(f"dist_align must be True or False, got {self.dist_align!r}")
         if not isinstance(self.nesterov, bool): bad(f"nesterov must be True or False, got {self.nesterov!r}")

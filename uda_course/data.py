@@ -137,24 +137,25 @@ def split_indices(y: torch.Tensor, n_labeled: int = 100, n_val: int = 1000, seed
 # %% ../nbs/01_data.ipynb #f8d71012
 @dataclass
 class SSLData:
-    "The tensors of one semi-supervised MNIST split: images uint8 (N, 1, 28, 28), labels int64 (N,). Unlabeled images carry no labels. Defined in lesson 01."
+    "The tensors of one semi-supervised MNIST split: images uint8 (N, 1, 28, 28), labels int64 (N,). The unlabeled images' true labels are kept apart in `y_unlabeled_hidden` (int64 (N,) or None), for diagnostics only: the training loop never passes them to a step function, sampler or optimiser (lesson 10 measures the targets with them). Defined in lesson 01."
     x_labeled: torch.Tensor; y_labeled: torch.Tensor
     x_unlabeled: torch.Tensor
     x_val: torch.Tensor; y_val: torch.Tensor
     x_test: torch.Tensor; y_test: torch.Tensor
+    y_unlabeled_hidden: torch.Tensor | None = None   # measuring only, never training or choosing
 
     def to(self, device) -> 'SSLData':
         "A copy with every tensor on `device`."
-        return SSLData(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return SSLData(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device) for f in fields(self)})
 
     def __repr__(self):
-        return 'SSLData(' + ', '.join(f"{f.name}={tuple(getattr(self, f.name).shape)}" for f in fields(self)) + ')'
+        return 'SSLData(' + ', '.join(f"{f.name}={tuple(getattr(self, f.name).shape)}" for f in fields(self) if getattr(self, f.name) is not None) + ')'
 
 def load_ssl_data(root=None, n_labeled: int = 100, n_val: int = 1000, seed: int = 0) -> SSLData:
     "Fetch if needed, verify, load and split MNIST (see `split_indices`). Defined in lesson 01."
     x, y, xt, yt = load_mnist(fetch_mnist(root, verbose=False))
     lab, val, unl = split_indices(y, n_labeled, n_val, seed)
-    return SSLData(x[lab], y[lab], x[unl], x[val], y[val], xt, yt)
+    return SSLData(x[lab], y[lab], x[unl], x[val], y[val], xt, yt, y_unlabeled_hidden=y[unl])
 
 # %% ../nbs/01_data.ipynb #827edbe9
 def plot_class_counts(y_sets: dict, ax=None):

@@ -119,7 +119,8 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)        # bad split/data: refused before any folder exists
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
-    if not resume: ckpt_path.unlink(missing_ok=True)
+    if not resume:
+        for f in ('checkpoint.pt', 'diagnostics.csv', 'confusions.csv'): (run_dir/f).unlink(missing_ok=True)
     _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), step_fn=step_fn.__name__, environment=environment_info(device),
                                             resumed_from_step=ckpt['step'] if ckpt else None))
     model = make_model(cfg.model, cfg.seed)
@@ -270,6 +271,12 @@ def uda_train(
     randaug_m: Param("RandAugment M (0..10)", float) = None,
     randaug_pool: Param("RandAugment op pool: all | geometric | no_invert", str) = None,
     sample_magnitude: Param("RandAugment magnitude uniform in [0, M] per image and op (True/False)", bool_arg) = None, cutout: Param("cutout side fraction (0 = off)", float) = None,
+    cutout_count: Param("number of cutout squares", int) = None,
+    elastic_alpha: Param("elastic distortion of the strong view: α up to this many px (0 = off)", float) = None,
+    elastic_p: Param("probability of the elastic distortion per strong view", float) = None,
+    labeled_aug: Param("labeled batch augmentation: weak | strong", str) = None,
+    teacher: Param("weights the target comes from: live | ema (Mean Teacher)", str) = None,
+    labeled_in_unlabeled: Param("labeled images also in the unlabeled pool (True/False)", bool_arg) = None,
     ema_decay: Param("EMA decay (0 = off)", float) = None, eval_every: Param("steps between validations", int) = None,
     checkpoint_every: Param("steps between checkpoints (0 = only at the end and on Ctrl-C)", int) = None,
     device: Param("auto | cpu | cuda | cuda:N", str) = None,
@@ -278,6 +285,7 @@ def uda_train(
     overwrite: Param("replace a finished or unfinished run of the same name", store_true) = False,
     resume: Param("continue the unfinished run in this folder from its checkpoint", str) = None,
     allow_config_change: Param("with --resume: accept flags that change the checkpoint's settings", store_true) = False,
+    diagnostics: Param("UDA runs: log the targets' quality against the hidden labels at every evaluation (lesson 10)", bool_arg) = True,
     quiet: Param("no progress bar", store_true) = False):
     "Train one model (supervised or UDA) on MNIST with few labels; writes OUT/NAME/."
     args = {k: v for k, v in locals().items() if k in TrainConfig.__dataclass_fields__ and v is not None}
@@ -300,8 +308,13 @@ def uda_train(
             if name is not None and (not name.strip() or Path(name).name != name or name in ('.', '..')):
                 raise ConfigError(f"--name {name!r} must be a plain folder name (no '/', no '..'); it is created inside --out {out}")
             run_dir = Path(out)/(name or f"{cfg.model}-{cfg.method}-seed{cfg.seed}")
-        final = run_experiment(cfg, run_dir, data_root=data_root, overwrite=overwrite, show_progress=not quiet,
-                               resume=resume is not None, allow_config_change=allow_config_change)
+        data, hook = None, None
+        if diagnostics and cfg.method == 'uda':
+            from .diagnostics import diagnostics_hook     # lesson 10; measures only, never trains
+            data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)
+            hook = diagnostics_hook(data, cfg, run_dir)
+        final = run_experiment(cfg, run_dir, data=data, data_root=data_root, overwrite=overwrite, show_progress=not quiet,
+                               resume=resume is not None, allow_config_change=allow_config_change, on_eval=hook)
         print(json.dumps(final, indent=2)); print(f"run folder: {run_dir}")
     _cli_errors(main)
 

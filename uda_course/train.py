@@ -136,7 +136,8 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=supervised_st
     data, model = data.to(device), model.to(device)
     opt, ema = make_optimizer(model, cfg), make_ema(model, cfg.ema_decay)
     lab = InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2)
-    unl = InfiniteSampler(len(data.x_unlabeled), cfg.unsup_batch_size, seed=cfg.seed + 3) if cfg.method == 'uda' else None
+    pool = torch.cat([data.x_unlabeled, data.x_labeled]) if cfg.labeled_in_unlabeled else data.x_unlabeled   # images only: never labels
+    unl = InfiniteSampler(len(pool), cfg.unsup_batch_size, seed=cfg.seed + 3) if cfg.method == 'uda' else None
     parts = dict(model=model, optimizer=opt, scheduler=make_scheduler(opt, cfg.steps), ema=ema,
                  aug_gen=torch.Generator().manual_seed(cfg.seed + 1), labeled_sampler=lab, unlabeled_sampler=unl)
     start, state, rows = restore_training_state(resume, parts) if resume is not None else (0, {}, [])
@@ -150,8 +151,9 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=supervised_st
         for step in bar:
             model.train()
             il = lab.next().to(device)
-            xu = data.x_unlabeled[unl.next().to(device)] if unl else None
-            loss, logs = step_fn(model, data.x_labeled[il], data.y_labeled[il], xu, cfg, step / cfg.steps, parts['aug_gen'], state)
+            xu = pool[unl.next().to(device)] if unl else None
+            teacher = dict(teacher=ema.module) if cfg.teacher == 'ema' and cfg.method == 'uda' else {}   # Mean Teacher (lesson 10)
+            loss, logs = step_fn(model, data.x_labeled[il], data.y_labeled[il], xu, cfg, step / cfg.steps, parts['aug_gen'], state, **teacher)
             if not torch.isfinite(loss):
                 last = f"the last good checkpoint is {checkpoint} (step {saved})" if saved is not None else "no checkpoint was written"
                 raise TrainingDiverged(f"loss is {loss.item()} at step {step} ({', '.join(f'{k}={float(v):.4g}' for k, v in logs.items())}); {last}; lower lr or lam, or check the data")

@@ -66,13 +66,19 @@ def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: flo
     return (1 / len(p)) / p_bar
 
 # %% ../nbs/04_uda.ipynb #bdeff806
-def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
-    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment). The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch §3.1). Returns (loss, logs). UDA eq. (1). Defined in lesson 04."
-    x_aug = rand_augment(xu, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool], cfg.cutout)  # strong view x̂, per image
+def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
+    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment). The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch §3.1); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA eq. (1). Defined in lesson 04 (nbs/04_uda.ipynb)."
+    strong = lambda x: rand_augment(x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
+                                    cfg.cutout, cfg.cutout_count, cfg.elastic_alpha, cfg.elastic_p)
+    x_aug = strong(xu)                                              # strong view x̂, per image
     x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen)   # the view the target comes from
-    x = torch.cat([weak_augment(xl, gen), x_teacher, x_aug])
-    logits = model(normalize(x))                                    # ONE forward: BatchNorm sees one batch
-    logits_l, logits_orig, logits_aug = logits.split([len(xl), len(xu), len(xu)])
+    x_lab = weak_augment(xl, gen) if cfg.labeled_aug == 'weak' else strong(xl)
+    if teacher is None:
+        logits = model(normalize(torch.cat([x_lab, x_teacher, x_aug])))   # ONE forward: BatchNorm sees one batch
+        logits_l, logits_orig, logits_aug = logits.split([len(xl), len(xu), len(xu)])
+    else:                                                           # Mean Teacher: the EMA weights give the target
+        with torch.no_grad(): logits_orig = teacher.eval()(normalize(x_teacher))
+        logits_l, logits_aug = model(normalize(torch.cat([x_lab, x_aug]))).split([len(xl), len(xu)])
     tsa_eta = tsa_threshold(cfg.tsa, progress)
     sup_loss, tsa_kept = tsa_cross_entropy(logits_l, yl, tsa_eta)
     weights = distribution_alignment(state if state is not None else {}, logits_orig) if cfg.dist_align else None
