@@ -32,4 +32,6 @@ class LeanCNN(nn.Sequential):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x):
-        return super().forward(x.contiguous(memory_format=torch.channels_last))   # the layout its kernels prefer on CPU
+        if self[4].weight.is_contiguous(memory_format=torch.channels_last):   # unless moved back with .to(memory_format=...)
+            x = x.contiguous(memory_format=torch.channels_last)               # the layout CPU convolutions prefer
+        return super().forward(x)

@@ -35,8 +35,8 @@ def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, 
     return float((t['count'] * (t.accuracy - t.confidence).abs()).sum() / t['count'].sum()) if len(t) else 0.0
 
 # %% ../nbs/10_confirmation_bias.ipynb #a2b76b7e
-def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.Tensor, cfg: TrainConfig, n_bins: int = 15):
-    "Measure the UDA targets of `model` on unlabeled images `x` (uint8 (N, 1, 28, 28)) against their hidden labels `y_hidden` (int64 (N,)), with the temperature and threshold β of `cfg`. Evaluation mode, no gradient, no random numbers. Returns `(row, confusions)`: a flat dict (`n_images`, `mask_rate`, `n_confident`, `n_wrong_confident`, `target_acc` over all images, `confident_acc`, `ece_raw`, `ece_target`, and per digit k `precision_k`, `recall_k`, `mask_rate_k`) and a DataFrame of the confident targets' off-diagonal confusions (`true`, `target`, `count`), largest first. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
+def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.Tensor, cfg: TrainConfig, n_bins: int = 15, return_reliability: bool = False):
+    "Measure the UDA targets of `model` on unlabeled images `x` (uint8 (N, 1, 28, 28)) against their hidden labels `y_hidden` (int64 (N,)), with the temperature and threshold β of `cfg`. Evaluation mode, no gradient, no random numbers. Returns `(row, confusions)`: a flat dict (`n_images`, `mask_rate`, `n_confident`, `n_wrong_confident`, `target_acc` over all images, `confident_acc`, `ece_raw`, `ece_target`, and per digit k `precision_k`, `recall_k`, `mask_rate_k`) and a DataFrame of the confident targets' off-diagonal confusions (`true`, `target`, `count`), largest first; with `return_reliability`, also the `reliability_table` of the raw confidence. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
     if len(x) != len(y_hidden): raise ValueError(f"x ({len(x)}) and y_hidden ({len(y_hidden)}) must have the same length")
     logits = predict(model, x)                                  # float32 (N, K) on the CPU, eval mode
     y = y_hidden.cpu()
@@ -56,18 +56,21 @@ def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.
     cm = torch.bincount(y[mask] * K + pred[mask], minlength=K * K).view(K, K)    # rows: true digit, columns: target
     pairs = pd.DataFrame([dict(true=i, target=j, count=int(cm[i, j])) for i in range(K) for j in range(K) if i != j and cm[i, j]],
                          columns=['true', 'target', 'count'])
-    return row, pairs.sort_values('count', ascending=False, ignore_index=True)
+    pairs = pairs.sort_values('count', ascending=False, ignore_index=True)
+    return (row, pairs, reliability_table(conf, ok, n_bins)) if return_reliability else (row, pairs)
 
 # %% ../nbs/10_confirmation_bias.ipynb #6b7f29d8
 def diagnostics_hook(data, cfg: TrainConfig, run_dir, n_images: int = 10_000, seed: int = 0):
-    "An `on_eval(row, model, ema)` hook for `fit` that appends `target_diagnostics` of the targets' model (the EMA when `cfg.teacher == 'ema'`, else the live model) on `n_images` unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per evaluation, with `step`) and `run_dir/confusions.csv` (`step`, `true`, `target`, `count`). Raises ValueError when `data.y_unlabeled_hidden` is None. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
+    "An `on_eval(row, model, ema)` hook for `fit` that appends `target_diagnostics` of the targets' model (the EMA when `cfg.teacher == 'ema'`, else the live model) on `n_images` unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per evaluation, with `step`), `run_dir/confusions.csv` (`step`, `true`, `target`, `count`) and `run_dir/reliability.csv` (`step` and the 15 bins of `reliability_table` for the raw confidence). Raises ValueError when `data.y_unlabeled_hidden` is None. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
     if data.y_unlabeled_hidden is None: raise ValueError("data has no y_unlabeled_hidden: load it with load_ssl_data, which keeps the hidden labels for diagnostics")
     idx = torch.randperm(len(data.x_unlabeled), generator=torch.Generator().manual_seed(seed))[:n_images].sort().values
     x, y = data.x_unlabeled[idx], data.y_unlabeled_hidden[idx]
     run_dir = Path(run_dir)
     def on_eval(row, model, ema):
         teacher = ema if cfg.teacher == 'ema' and ema is not None else model
-        d, pairs = target_diagnostics(teacher, x.to(next(teacher.parameters()).device), y, cfg)
-        for name, df in (('diagnostics.csv', pd.DataFrame([dict(step=row['step'], **d)])), ('confusions.csv', pairs.assign(step=row['step'])[['step', 'true', 'target', 'count']])):
+        d, pairs, rel = target_diagnostics(teacher, x.to(next(teacher.parameters()).device), y, cfg, return_reliability=True)
+        for name, df in (('diagnostics.csv', pd.DataFrame([dict(step=row['step'], **d)])),
+                         ('confusions.csv', pairs.assign(step=row['step'])[['step', 'true', 'target', 'count']]),
+                         ('reliability.csv', rel.assign(step=row['step']))):
             df.to_csv(run_dir/name, mode='a', header=not (run_dir/name).exists(), index=False)
     return on_eval

@@ -71,15 +71,18 @@ def _cpu_name() -> str:
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 def environment_info(device) -> dict:
-    "Library versions, Python, platform, device and git commit (when available), recorded in every run folder. Defined in lesson 06."
+    "Library versions, Python, platform, device, the git commit of the library's checkout and whether its tracked files had uncommitted changes (`git_dirty`; both None outside a git checkout), recorded in every run folder. Defined in lesson 06."
     import torchvision, numpy, sklearn
-    try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
-                                 cwd=Path(__file__).parent if '__file__' in globals() else None).stdout.strip() or None
-    except Exception: commit = None
+    git = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True, timeout=5,
+                                    cwd=Path(__file__).parent if '__file__' in globals() else None)
+    try:
+        commit = git('rev-parse', 'HEAD').stdout.strip() or None
+        dirty = bool(git('status', '--porcelain', '--untracked-files=no').stdout.strip()) if commit else None
+    except Exception: commit = dirty = None
     return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
                 numpy=numpy.__version__, sklearn=sklearn.__version__, platform=platform.platform(),
                 device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else _cpu_name(),
-                git_commit=commit)
+                git_commit=commit, git_dirty=dirty)
 
 def prepare_run_dir(run_dir, overwrite: bool = False) -> Path:
     "Create `run_dir` (and parents), refusing with `ConfigError` if it holds a finished run (`final.json`) and `overwrite` is False, or if it is not writable. Defined in lesson 06."
