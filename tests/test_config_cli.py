@@ -1,4 +1,4 @@
-import json, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from uda_course.core import ConfigError, TrainConfig, get_device
@@ -153,3 +153,15 @@ def test_collect_runs_lists_finished_runs_and_varying_keys(tmp_path):
     df = collect_runs(tmp_path)
     assert df.run.tolist() == ['a', 'b'] and df.beta.tolist() == [0.8, 0.5] and df.test_acc.tolist() == [0.97, 0.96]
     assert 'lr' not in df                                                # same in every run: not a column
+
+@pytest.mark.parametrize('script', ['uda_train', 'uda_reproduce'])
+def test_help_shows_every_default(script):
+    "Every flag of the --help text that takes a value says its default (switches are off unless given)."
+    import re, shutil
+    exe = shutil.which(script) or str(Path(sys.executable).parent/script)
+    out = subprocess.run([exe, '--help'], capture_output=True, text=True, env={**os.environ, 'COLUMNS': '200'}).stdout
+    blocks = re.split(r'\n(?=  --)', out.split('options:', 1)[1])[1:]
+    takes_value = [b for b in blocks if re.match(r'  --\w+ [A-Z_]+', b)]
+    assert len(takes_value) > 5
+    missing = [b.split()[0] for b in takes_value if 'default' not in b]
+    assert not missing, missing

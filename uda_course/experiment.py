@@ -348,6 +348,11 @@ def cli_main(name: str):
     from fastcore.script import anno_parser
     fn = {'uda_train': uda_train, 'uda_reproduce': uda_reproduce, 'uda_fetch_data': uda_fetch_data}[name].__wrapped__
     parser = anno_parser(fn)
+    defaults = TrainConfig().to_dict() if name == 'uda_train' else {}
+    for a in parser._actions:      # every flag says its default; a TrainConfig flag left out takes the preset's value, else TrainConfig's
+        if a.dest == 'help' or a.const is True or 'default' in (a.help or ''): continue    # switches are off unless given
+        if a.dest in defaults: a.help = f"{a.help} (default: the preset's, else {defaults[a.dest]})"
+        else: a.help = f"{a.help} (default: {'none' if a.default is None else a.default})"
     parser.error = lambda message: parser.exit(2, f"error: {message}; see {parser.prog} --help\n")
     args = vars(parser.parse_args())
     for k in ('pdb', 'xtra'): args.pop(k, None)     # fastcore's own flags
