@@ -10,7 +10,7 @@ import torch
 from fastcore.script import call_parse, Param
 from uda_course.core import TrainConfig
 from uda_course.data import load_ssl_data, show_images
-from uda_course.experiment import make_model
+from experiments.diagnose_run import targets_model
 from uda_course.train import predict
 
 @call_parse
@@ -19,11 +19,7 @@ def main(run_dir: Param("finished run folder", str), true: Param("true digit", i
     run = Path(run_dir)
     cfg = TrainConfig.from_dict(json.loads((run/'config.json').read_text())['config'])
     data = load_ssl_data(seed=cfg.seed)
-    w = torch.load(run/'model.pt', weights_only=True)
-    m = make_model(cfg.model, cfg.seed)
-    if cfg.teacher == 'ema': m.load_state_dict({k.removeprefix('module.'): v for k, v in w['ema'].items() if k.startswith('module.')})
-    else: m.load_state_dict(w['model'])
-    pred = predict(m, data.x_unlabeled).argmax(1)
+    pred = predict(targets_model(run, cfg), data.x_unlabeled).argmax(1)
     hit = (data.y_unlabeled_hidden == true) & (pred == target)
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     fig, ax = plt.subplots(2, 1, figsize=(9, 3.2), gridspec_kw=dict(height_ratios=[1, 2]))
