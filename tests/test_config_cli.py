@@ -165,3 +165,19 @@ def test_help_shows_every_default(script):
     assert len(takes_value) > 5
     missing = [b.split()[0] for b in takes_value if 'default' not in b]
     assert not missing, missing
+
+@pytest.mark.parametrize('flags, lower', [(['--unsup_ratio', '1e9'], '--unsup_ratio'), (['--method', 'sup', '--batch_size', '1000000000'], '--batch_size')])
+def test_runs_that_cannot_fit_are_refused_before_they_start(tmp_path, flags, lower):
+    "A step too large for the memory is refused in one line, naming the setting to lower, and no run folder is left behind."
+    import shutil
+    exe = shutil.which('uda_train') or str(Path(sys.executable).parent/'uda_train')
+    r = subprocess.run([exe, '--model', 'simple', '--steps', '5', *flags, '--out', str(tmp_path), '--name', 'big', '--quiet'],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count('\n') == 1 and 'GiB' in r.stderr and lower in r.stderr, r.stderr
+    assert not (tmp_path/'big').exists()          # refused before the run folder is made
+
+def test_step_memory_estimate_grows_with_the_batch():
+    from uda_course.train import step_memory_bytes, SimpleCNN
+    small, big = (step_memory_bytes(SimpleCNN(), TrainConfig(model='simple', method='uda', batch_size=b)) for b in (8, 16))
+    assert big > small > 0

@@ -144,6 +144,10 @@ class SSLData:
     x_test: torch.Tensor; y_test: torch.Tensor
     y_unlabeled_hidden: torch.Tensor | None = None   # measuring only, never training or choosing
 
+    def nbytes(self) -> int:
+        "Bytes held by all tensors of the split."
+        return sum(t.numel() * t.element_size() for t in vars(self).values() if t is not None)
+
     def to(self, device) -> 'SSLData':
         "A copy with every tensor on `device`."
         return SSLData(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device) for f in fields(self)})

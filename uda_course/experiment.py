@@ -18,7 +18,7 @@ import torch
 
 from .core import ConfigError, TrainConfig, get_device
 from .data import SSLData, fetch_mnist, load_ssl_data
-from .train import SimpleCNN, TrainingDiverged, fit, supervised_step, accuracy, predict, plot_history, plot_confusion, classification_table
+from .train import SimpleCNN, TrainingDiverged, check_step_memory, fit, supervised_step, accuracy, predict, plot_history, plot_confusion, classification_table
 from .checkpoint import TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN, LeanCNN
@@ -120,6 +120,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
         if ckpt_path.exists() and not overwrite:
             raise ConfigError(f"{run_dir} holds an unfinished run (checkpoint.pt); continue it with --resume {run_dir}, or pass --overwrite to start again")
     if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)        # bad split/data: refused before any folder exists
+    check_step_memory(make_model(cfg.model, cfg.seed), cfg, device, data.nbytes())   # refused before any folder exists
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
     if not resume:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_baseline.ipynb #aa001eb2
 from __future__ import annotations
-import math, time
+import math, os, time
 
 import pandas as pd
 import torch
@@ -21,7 +21,8 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 # %% auto #0
 __all__ = ['SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history', 'InfiniteSampler',
-           'make_optimizer', 'make_scheduler', 'make_ema', 'supervised_step', 'TrainingDiverged', 'fit']
+           'make_optimizer', 'make_scheduler', 'make_ema', 'supervised_step', 'TrainingDiverged', 'fit',
+           'available_memory', 'step_memory_bytes', 'check_step_memory']
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
 class SimpleCNN(nn.Sequential):
@@ -126,12 +127,13 @@ class TrainingDiverged(RuntimeError):
 
 def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=supervised_step, device=None, log_every: int = 10,
         show_progress: bool = True, on_log=None, checkpoint=None, resume: dict | None = None, on_eval=None) -> tuple:
-    "Train `model` for `cfg.steps` optimiser steps with `step_fn` on `data`; returns `(history, ema)`: the history DataFrame (one row per `log_every` steps, validation accuracy every `cfg.eval_every`) and the EMA model (None when `cfg.ema_decay` is 0). `on_log(row)`, if given, gets every history row as it is made; `on_eval(row, model, ema_module)` is called after each validation (benchmarks use it to measure test accuracy during training). `model` (already built: `cfg.model` only names it) is moved to the device. `checkpoint` (a file path) is written every `cfg.checkpoint_every` steps, at the end and on Ctrl-C; `resume` (a dict from `load_checkpoint`) continues that run. Raises `ConfigError` when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda') or the device is unavailable, `TrainingDiverged` on a non-finite loss, `TrainingInterrupted` after Ctrl-C. Defined in lesson 02."
+    "Train `model` for `cfg.steps` optimiser steps with `step_fn` on `data`; returns `(history, ema)`: the history DataFrame (one row per `log_every` steps, validation accuracy every `cfg.eval_every`) and the EMA model (None when `cfg.ema_decay` is 0). `on_log(row)`, if given, gets every history row as it is made; `on_eval(row, model, ema_module)` is called after each validation (benchmarks use it to measure test accuracy during training). `model` (already built: `cfg.model` only names it) is moved to the device. `checkpoint` (a file path) is written every `cfg.checkpoint_every` steps, at the end and on Ctrl-C; `resume` (a dict from `load_checkpoint`) continues that run. Raises `ConfigError` when a step would not fit in memory (`check_step_memory`), when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda') or the device is unavailable, `TrainingDiverged` on a non-finite loss, `TrainingInterrupted` after Ctrl-C. Defined in lesson 02."
     uses_unlabeled = getattr(step_fn, 'uses_unlabeled', False)
     if uses_unlabeled != (cfg.method == 'uda'):
         raise ConfigError(f"cfg.method is {cfg.method!r} but step_fn {getattr(step_fn, '__name__', step_fn)} {'uses' if uses_unlabeled else 'ignores'} unlabeled images; "
                           "pass uda_step for method 'uda' and supervised_step for 'sup' (experiment.STEP_FNS maps them)")
     device = get_device(cfg.device) if device is None else torch.device(device)
+    check_step_memory(model, cfg, device, data.nbytes())   # before any work
     seed_everything(cfg.seed)
     data, model = data.to(device), model.to(device)
     opt, ema = make_optimizer(model, cfg), make_ema(model, cfg.ema_decay)
@@ -176,3 +178,39 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=supervised_st
                 where = f"checkpoint {checkpoint} (step {done})" if checkpoint is not None else "no checkpoint (pass checkpoint= to fit)"
                 raise TrainingInterrupted(f"interrupted at step {done}; {where}")
     return pd.DataFrame(rows), (ema.module if ema is not None else None)
+
+# %% ../nbs/02_baseline.ipynb #13c5bf93
+def available_memory(device) -> int | None:
+    "Bytes of memory a run on `device` may use: free memory of a CUDA device, else the RAM the OS reports available (`MemAvailable` of /proc/meminfo on Linux, free physical pages elsewhere); None when unknown. Defined in lesson 02."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open('/proc/meminfo') as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith('MemAvailable:'))
+    except (OSError, StopIteration, ValueError):
+        try: return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+        except (ValueError, OSError, AttributeError): return None
+
+def step_memory_bytes(model: nn.Module, cfg: TrainConfig, data_bytes: int = 0) -> int:
+    "Estimated peak bytes of one training step of `model` under `cfg`: 3 × (bytes of all layer outputs for one image, measured by one evaluation-mode forward without gradient, which changes nothing) × images per step (B, plus 2μB for UDA), plus four copies of the weights and `data_bytes`. Defined in lesson 02."
+    outs, hooks = [], [m.register_forward_hook(lambda m, i, o: outs.append(o.numel() * o.element_size()))
+                        for m in model.modules() if not list(m.children())]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad(): model(torch.zeros(1, 1, 28, 28, device=next(model.parameters()).device))
+    finally:
+        for h in hooks: h.remove()
+        model.train(was_training)
+    images = cfg.batch_size + (2 * cfg.unsup_batch_size if cfg.method == 'uda' else 0)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return 3 * sum(outs) * images + 4 * weights + data_bytes
+
+def check_step_memory(model: nn.Module, cfg: TrainConfig, device, data_bytes: int = 0):
+    "Raise `ConfigError` (one line: the estimate, the limit, the setting to lower) when `step_memory_bytes` exceeds `available_memory(device)`; do nothing when the limit is unknown. Defined in lesson 02."
+    need, have = step_memory_bytes(model, cfg, data_bytes), available_memory(device)
+    if have is not None and need > have:
+        images = cfg.batch_size + (2 * cfg.unsup_batch_size if cfg.method == 'uda' else 0)
+        lower = '--unsup_ratio (μ) or --batch_size' if cfg.method == 'uda' else '--batch_size'
+        raise ConfigError(f"one training step needs about {need / 2**30:.1f} GiB ({images:,} images per step) but only {have / 2**30:.1f} GiB "
+                          f"of {'GPU memory' if torch.device(device).type == 'cuda' else 'RAM'} is available; lower {lower}")
