@@ -181,3 +181,11 @@ def test_step_memory_estimate_grows_with_the_batch():
     from uda_course.train import step_memory_bytes, SimpleCNN
     small, big = (step_memory_bytes(SimpleCNN(), TrainConfig(model='simple', method='uda', batch_size=b)) for b in (8, 16))
     assert big > small > 0
+
+def test_lean_preset_rows_share_one_budget():
+    "The lean preset's supervised baseline runs under the UDA row's budget, and its UDA row is the setting chosen in lesson 10."
+    sup, uda = preset_configs('lean')
+    assert (sup.model, sup.method, uda.model, uda.method) == ('lean', 'sup', 'lean', 'uda')
+    for k in ('steps', 'lr', 'batch_size', 'optimizer', 'weight_decay', 'ema_decay', 'n_labeled'):
+        assert getattr(sup, k) == getattr(uda, k), k
+    assert (uda.teacher, uda.cutout, uda.steps) == ('ema', 0, 5000)
