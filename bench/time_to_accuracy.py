@@ -20,7 +20,7 @@ from fastcore.script import call_parse, Param
 from uda_course.core import TrainConfig, get_device
 from uda_course.data import load_ssl_data
 from uda_course.experiment import PRESETS, STEP_FNS, environment_info, make_model, run_experiment
-from uda_course.train import accuracy, fit
+from uda_course.train import Callback, accuracy, fit
 
 REPORT_STEPS = 45_000   # the report's trainer: about 45,000 optimiser steps
 
@@ -35,17 +35,20 @@ def main(preset: Param("preset whose row to run", str) = 'quick', model: Param("
     cfg = TrainConfig.from_dict({**TrainConfig(model=model, method=method).to_dict(), **row})
     dev = get_device(cfg.device)
     data = load_ssl_data(None, cfg.n_labeled, cfg.n_val, cfg.seed)
-    points, spent = [], [0.0]            # spent: seconds of test evaluation, subtracted from the clock
-    t0 = time.perf_counter()
-    def on_eval(r, net, ema):
-        t = time.perf_counter()
-        if points and points[-1]['step'] >= r['step']: return     # one row per evaluation step
-        points.append(dict(step=r['step'], train_s=t - t0 - spent[0], val_acc=r['val_acc'], val_acc_ema=r.get('val_acc_ema'),
-                           test_acc=accuracy(net, data.x_test, data.y_test),
-                           test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None))
-        spent[0] += time.perf_counter() - t
-    if run_dir: run_experiment(cfg, run_dir, data=data, show_progress=False, on_eval=on_eval)
-    else: fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], device=dev, show_progress=False, on_eval=on_eval)
+    class TestCurve(Callback):
+        "After each validation: test accuracy (raw, EMA) on all test images, with the training clock (test time left out)."
+        def __init__(self): self.points, self.spent, self.t0 = [], 0.0, time.perf_counter()
+        def after_eval(self, run):
+            t, r = time.perf_counter(), run.row
+            if self.points and self.points[-1]['step'] >= r['step']: return     # one row per evaluation step
+            self.points.append(dict(step=r['step'], train_s=t - self.t0 - self.spent, val_acc=r['val_acc'], val_acc_ema=r.get('val_acc_ema'),
+                                    test_acc=accuracy(run.model, data.x_test, data.y_test),
+                                    test_acc_ema=accuracy(run.ema_model, data.x_test, data.y_test) if run.ema is not None else None))
+            self.spent += time.perf_counter() - t
+    curve = TestCurve()
+    if run_dir: run_experiment(cfg, run_dir, data=data, show_progress=False, cbs=[curve])
+    else: fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], cbs=[curve], device=dev, show_progress=False)
+    points = curve.points
     df = pd.DataFrame(points)
     assert df.step.is_unique and df.step.is_monotonic_increasing, "one row per evaluation, in step order"
     name = f"tta-{preset}-{model}-{method}-{dev.type}"

@@ -41,11 +41,15 @@ def test_finished_run_refused_not_deleted(tmp_path):
     with pytest.raises(ConfigError, match='--overwrite'): run_experiment(TrainConfig(steps=1), tmp_path)
     assert (tmp_path/'final.json').exists()
 
-def test_run_experiment_calls_on_eval_without_changing_the_run(tmp_path, data):
-    "bench/time_to_accuracy.py --run_dir: a test curve measured through on_eval leaves the run's results as they are."
+def test_run_experiment_callbacks_change_nothing_in_the_run(tmp_path, data):
+    "bench/time_to_accuracy.py --run_dir: a test curve measured by a callback at after_eval leaves the run's results as they are."
+    from uda_course.train import Callback
     cfg = TrainConfig(model='simple', method='uda', steps=4, batch_size=4, unsup_ratio=2, eval_every=2, device='cpu')
     seen = []
-    with_hook = run_experiment(cfg, tmp_path/'a', data=data, show_progress=False, on_eval=lambda r, net, ema: seen.append((r['step'], ema is not None)))
+    class Curve(Callback):
+        def after_eval(self, run): seen.append((run.row['step'], run.ema is not None)); accuracy(run.model, data.x_test, data.y_test)
+    from uda_course.train import accuracy
+    with_hook = run_experiment(cfg, tmp_path/'a', data=data, show_progress=False, cbs=[Curve()])
     plain = run_experiment(cfg, tmp_path/'b', data=data, show_progress=False)
     assert seen == [(2, True), (4, True)]
     for k in ('test_acc', 'test_acc_ema', 'val_acc', 'val_acc_ema'): assert with_hook[k] == plain[k], k
@@ -186,3 +190,19 @@ def test_step_memory_estimate_grows_with_the_batch():
 def test_lean_preset_is_the_setting_chosen_in_lesson_10():
     _, uda = preset_configs('lean')
     assert (uda.teacher, uda.cutout, uda.steps) == ('ema', 0, 5000)
+
+def test_tensorboard_callback_logs_every_row_or_names_the_missing_package(tmp_path, data):
+    "The optional TensorBoard callback: without the package, a one-line refusal before training; with it, one scalar per number of each history row."
+    import importlib.util
+    from uda_course.experiment import TensorBoard
+    from uda_course.train import SimpleCNN, fit
+    if importlib.util.find_spec('tensorboard') is None:
+        with pytest.raises(ConfigError, match='pip install tensorboard'): TensorBoard(tmp_path/'tb')
+        pytest.skip('tensorboard is not installed: only the refusal is checked')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    cfg = TrainConfig(model='simple', method='sup', steps=4, batch_size=4, eval_every=2)
+    h, _ = fit(SimpleCNN(), data, cfg, cbs=[TensorBoard(tmp_path/'tb')], log_every=1, show_progress=False)
+    ev = EventAccumulator(str(tmp_path/'tb')); ev.Reload()
+    assert [e.step for e in ev.Scalars('loss')] == h.step.tolist() == [1, 2, 3, 4]
+    assert [e.step for e in ev.Scalars('val_acc')] == [2, 4]
+    assert [e.value for e in ev.Scalars('val_acc')] == pytest.approx(h.val_acc.dropna().tolist())

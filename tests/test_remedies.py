@@ -149,3 +149,16 @@ def test_target_diagnostics_hand_value():
     assert (row['precision_2'], row['recall_2'], row['recall_7'], row['mask_rate_4']) == (0.5, 1.0, 0.5, 0.0)
     assert pairs.to_dict('records') == [dict(true=7, target=2, count=1)]
     with pytest.raises(ValueError, match='same length'): target_diagnostics(Fixed(z), torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.tensor([1]), TrainConfig())
+
+def test_diagnostics_files_of_an_overwritten_run_start_again(tmp_path, data):
+    "Regression: an overwritten run kept the old reliability.csv and appended to it; every diagnostics file now holds one run."
+    import pandas as pd
+    from uda_course.diagnostics import Diagnostics
+    from uda_course.experiment import run_experiment
+    cfg = TrainConfig(model='simple', method='uda', steps=4, batch_size=4, unsup_ratio=2, eval_every=2, device='cpu')
+    for _ in range(2):
+        run_experiment(cfg, tmp_path/'r', data=data, overwrite=True, show_progress=False, cbs=[Diagnostics(data, cfg, tmp_path/'r', n_images=200)])
+    for f in ('diagnostics.csv', 'reliability.csv'): assert sorted(pd.read_csv(tmp_path/'r'/f).step.unique()) == [2, 4], f
+    pairs = pd.read_csv(tmp_path/'r'/'confusions.csv')                   # may be empty: few confident targets after 4 steps
+    assert set(pairs.step) <= {2, 4} and not pairs.duplicated(['step', 'true', 'target']).any()
+    assert len(pd.read_csv(tmp_path/'r'/'diagnostics.csv')) == 2 and len(pd.read_csv(tmp_path/'r'/'reliability.csv')) == 2 * 15

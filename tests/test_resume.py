@@ -3,9 +3,10 @@ import json, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd, pytest, torch
 from uda_course.core import ConfigError, TrainConfig
-from uda_course.checkpoint import CHECKPOINT_FORMAT, CheckpointError, config_diff, load_checkpoint, save_checkpoint
+from uda_course.checkpoint import Checkpointer, CHECKPOINT_FORMAT, CheckpointError, config_diff, load_checkpoint, save_checkpoint
 from uda_course.experiment import run_experiment
-from uda_course.train import SimpleCNN, TrainingDiverged, fit, supervised_step
+from uda_course.train import SimpleCNN, TrainingDiverged, fit
+from uda_course.augment import supervised_step
 
 EXE = Path(sys.executable).parent/'uda_train'
 RUN = ['--model', 'simple', '--method', 'uda', '--steps', '160', '--batch_size', '8', '--unsup_ratio', '2', '--eval_every', '50',
@@ -131,7 +132,7 @@ def test_divergence_points_to_last_good_checkpoint(tmp_path, data):
         return (loss * float('nan') if round(progress * cfg.steps) == 7 else loss), logs
     cfg = TrainConfig(model='simple', method='sup', steps=10, batch_size=4, eval_every=5, checkpoint_every=5)
     with pytest.raises(TrainingDiverged, match=r'step 7 .*last good checkpoint is .*ck\.pt \(step 5\)'):
-        fit(SimpleCNN(), data, cfg, step_nan_at_7, show_progress=False, checkpoint=tmp_path/'ck.pt')
+        fit(SimpleCNN(), data, cfg, step_nan_at_7, show_progress=False, cbs=[Checkpointer(tmp_path/'ck.pt')])
     assert load_checkpoint(tmp_path/'ck.pt')['step'] == 5              # not overwritten by the broken state
 
 def test_config_diff_ignores_checkpoint_interval():

@@ -1,7 +1,11 @@
+import pandas as pd
 import math
 import pytest, torch
 from uda_course.core import TrainConfig
-from uda_course.train import fit, SimpleCNN, InfiniteSampler, make_ema, TrainingDiverged, supervised_step, accuracy
+from uda_course.train import (fit, SimpleCNN, InfiniteSampler, make_ema, make_optimizer, make_scheduler, TrainingDiverged, accuracy,
+                               Callback, CancelFit, labeled_step)
+from uda_course.core import seed_everything
+from uda_course.augment import supervised_step
 from uda_course.uda import uda_step
 from uda_course.best_cnn import BestMNISTCNN
 
@@ -63,10 +67,18 @@ def test_accuracy_counts_every_image():
     y = torch.ones(1001, dtype=torch.long); y[-1] = 0          # 1 correct out of 1001, in a last batch of 1
     assert accuracy(Const(), x, y, batch_size=1000) == pytest.approx(1 / 1001)
 
-def test_on_log_sees_every_history_row(data):
-    seen = []
+class _Rows(Callback):
+    "Records every history row (a copy) after the step's callbacks of lower order have filled it."
+    order = 40
+    def __init__(self): self.rows = []
+    def after_step(self, run):
+        if run.row is not None: self.rows.append(dict(run.row))
+
+def test_a_callback_sees_every_history_row(data):
+    rec = _Rows()
     cfg = TrainConfig(model='simple', method='sup', steps=25, batch_size=4, eval_every=20, ema_decay=0)
-    h, ema = fit(SimpleCNN(), data, cfg, show_progress=False, on_log=seen.append)
+    h, ema = fit(SimpleCNN(), data, cfg, cbs=[rec], show_progress=False)
+    seen = rec.rows
     assert ema is None
     assert [r['step'] for r in seen] == h.step.tolist() == [10, 20, 25]
     assert seen[1]['val_acc'] is not None and seen[0]['val_acc'] is None
@@ -79,9 +91,61 @@ def test_step_function_must_match_method(data):
     with pytest.raises(ConfigError, match='supervised_step'):
         fit(SimpleCNN(), data, TrainConfig(model='simple', method='sup', steps=1), uda_step, show_progress=False)
 
-def test_on_eval_sees_every_validation_with_both_models(data):
-    seen = []
-    cfg = TrainConfig(model='simple', method='sup', steps=6, batch_size=4, eval_every=3)
-    m = SimpleCNN()
-    fit(m, data, cfg, show_progress=False, on_eval=lambda row, net, ema: seen.append((row['step'], row['val_acc'], net is m, ema is not None)))
-    assert [s[0] for s in seen] == [3, 6] and all(s[1] is not None and s[2] and s[3] for s in seen)
+def test_after_eval_sees_every_validation_with_both_models(data):
+    class Seen(Callback):
+        def __init__(self): self.seen = []
+        def after_eval(self, run): self.seen.append((run.row['step'], run.row['val_acc'], run.model is m, run.ema_model is not None))
+    cb, m = Seen(), SimpleCNN()
+    fit(m, data, TrainConfig(model='simple', method='sup', steps=6, batch_size=4, eval_every=3), cbs=[cb], show_progress=False)
+    assert [s[0] for s in cb.seen] == [3, 6] and all(s[1] is not None and s[2] and s[3] for s in cb.seen)
+
+class _StopAfter(Callback):
+    "A user's callback: records the learning rate of every step and stops the run after n steps."
+    def __init__(self, n): self.n, self.lrs, self.ended = n, [], False
+    def after_step(self, run):
+        self.lrs.append(run.optimizer.param_groups[0]['lr'])
+        if run.done == self.n: raise CancelFit
+    def after_fit(self, run): self.ended = True
+
+def test_user_callback_stops_early_and_records_the_learning_rate(data):
+    cfg = TrainConfig(model='simple', method='sup', steps=20, batch_size=4, eval_every=5, ema_decay=0, lr=0.1)
+    cb = _StopAfter(7)
+    torch.manual_seed(0); h, _ = fit(SimpleCNN(), data, cfg, cbs=[cb], log_every=1, show_progress=False)
+    assert h.step.tolist() == list(range(1, 8)) and cb.ended          # 7 of 20 steps, every row kept, after_fit ran
+    assert cb.lrs == pytest.approx([0.1 * math.cos(7 * math.pi * t / (16 * 20)) for t in range(1, 8)])
+    assert cb.lrs == pytest.approx(h.lr.tolist())
+    torch.manual_seed(0); full, _ = fit(SimpleCNN(), data, cfg, log_every=1, show_progress=False)
+    pd.testing.assert_frame_equal(h.drop(columns='time_s'), full.drop(columns='time_s').iloc[:7])   # stopping changes nothing before it
+
+def test_callbacks_run_in_order_and_after_fit_runs_on_errors(data):
+    calls = []
+    class Tag(Callback):
+        def __init__(self, name, order): self.name, self.order = name, order
+        def before_fit(self, run): calls.append(self.name)
+        def after_fit(self, run): calls.append(self.name + '.end')
+    def nan_step(*a):
+        loss, logs = supervised_step(*a); return loss * float('nan'), logs
+    cfg = TrainConfig(model='simple', method='sup', steps=3, batch_size=4, eval_every=3)
+    with pytest.raises(TrainingDiverged, match='no checkpoint was written'):
+        fit(SimpleCNN(), data, cfg, nan_step, cbs=[Tag('b', 5), Tag('a', -5), Tag('c', 5)], show_progress=False)
+    assert calls == ['a', 'b', 'c', 'a.end', 'b.end', 'c.end']          # by order, ties as given; after_fit despite the error
+
+def test_final_fit_equals_the_lessons_draft_loop(data):
+    "fit with its callbacks computes exactly what lesson 02's plain draft loop computes: the callbacks only observe."
+    cfg = TrainConfig(model='simple', method='sup', steps=12, batch_size=8, eval_every=4, ema_decay=0)
+    torch.manual_seed(0); a = SimpleCNN(); fit(a, data, cfg, labeled_step, show_progress=False)
+    torch.manual_seed(0); b = SimpleCNN(); seed_everything(cfg.seed)
+    opt = make_optimizer(b, cfg); sched = make_scheduler(opt, cfg.steps)
+    lab = InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2)
+    for step in range(cfg.steps):
+        b.train(); il = lab.next()
+        loss, _ = labeled_step(b, data.x_labeled[il], data.y_labeled[il], None, cfg, step / cfg.steps, None)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()): assert torch.equal(v, w), k
+
+def test_lesson_02_imports_nothing_from_a_later_lesson():
+    "Lesson 02 (uda_course/train.py) can be read and run on its own: it imports only lessons 00 and 01."
+    import ast, uda_course.train as t
+    tree = ast.parse(open(t.__file__).read())
+    ours = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1}
+    assert ours == {'core', 'data'}, ours

@@ -13,10 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as NF
 
+from .core import TrainConfig
+from .data import normalize
+
 # %% auto #0
 __all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan', 'elastic_displacement',
            'elastic_distort', 'apply_plan', 'rand_augment', 'apply_op', 'reference_op', 'rand_augment_reference',
-           'weak_augment']
+           'weak_augment', 'supervised_step']
 
 # %% ../nbs/03_augment.ipynb #0d9324e7
 class OpSpec(NamedTuple):
@@ -506,3 +509,11 @@ def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> t
     c = par[:, 7, None, None, None]
     f = f.mul_(c).add_(mean * (1 - c)).clamp_(0, 255)
     return f.round_().to(torch.uint8) if x.dtype == torch.uint8 else f.div_(255).to(x.dtype)
+
+# %% ../nbs/03_augment.ipynb #f0905c9d
+def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
+    "Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl` (int64 (B,)); the views are drawn from the CPU generator `gen`; `xu`, `progress` and `state` are ignored. Returns (loss, logs). The step function of lesson 02's `fit` for method 'sup'. Defined in lesson 03."
+    logits = model(normalize(weak_augment(xl, gen)))
+    loss = NF.cross_entropy(logits, yl)
+    return loss, {'sup_loss': loss.detach()}
+

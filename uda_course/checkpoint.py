@@ -10,10 +10,11 @@ from pathlib import Path
 import torch
 
 from .core import ConfigError, TrainConfig
+from .train import Callback   # lesson 02
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'RESULT_NEUTRAL_KEYS', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'training_state',
-           'restore_training_state', 'config_diff', 'TrainingInterrupted', 'stop_on_sigint']
+           'restore_training_state', 'config_diff', 'TrainingInterrupted', 'stop_on_sigint', 'Checkpointer', 'Resume']
 
 # %% ../nbs/07_checkpoints.ipynb #d653d189
 CHECKPOINT_FORMAT = 1   # bump when the layout of the saved dict changes
@@ -101,3 +102,28 @@ class stop_on_sigint:
     def __exit__(self, *exc):
         if self._previous is not None: signal.signal(signal.SIGINT, self._previous)
         return False
+
+# %% ../nbs/07_checkpoints.ipynb #f1bb0ae9
+class Checkpointer(Callback):
+    "Writes `training_state` atomically to `path` every `cfg.checkpoint_every` steps (0: only at the end), after the last step and after Ctrl-C; during `fit` the first Ctrl-C finishes the step, saves and raises `TrainingInterrupted` naming the checkpoint, a second one interrupts at once. Sets `run.saved`. Order 50. Raises `CheckpointError` when the file cannot be written. Defined in lesson 07."
+    order = 50
+    def __init__(self, path): self.path = Path(path)
+    def before_fit(self, run): self.stop = stop_on_sigint().__enter__()
+    def after_step(self, run):
+        c, d = run.cfg, run.done
+        if d == c.steps or (c.checkpoint_every and d % c.checkpoint_every == 0) or self.stop.requested:
+            save_checkpoint(self.path, training_state(d, c, run.parts, run.state, run.history)); run.saved = (self.path, d)
+        if self.stop.requested and d < c.steps: raise TrainingInterrupted(f"interrupted at step {d}; checkpoint {self.path} (step {d})")
+    def after_fit(self, run):
+        if hasattr(self, 'stop'): self.stop.__exit__(None, None, None)
+
+class Resume(Callback):
+    "Before the first step, loads `ckpt` (a dict from `load_checkpoint`, read from `path`) into the run with `restore_training_state`: the run continues at the checkpoint's step with its history, step-function state, random states and clock. Order −100. Raises `CheckpointError` when the checkpoint does not fit the run. Defined in lesson 07."
+    order = -100
+    def __init__(self, ckpt: dict, path=None): self.ckpt, self.path = ckpt, path
+    def before_fit(self, run):
+        run.start, run.state, run.history = restore_training_state(self.ckpt, run.parts)
+        run.step = run.done = run.start
+        run.saved = (self.path, run.start)
+        if run.history: run.t0 -= run.history[-1]['time_s']      # the clock goes on from the checkpoint
+

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from .core import TrainConfig
-from .train import predict
+from .train import Callback, predict
 
 # %% auto #0
-__all__ = ['reliability_table', 'expected_calibration_error', 'target_diagnostics', 'diagnostics_hook']
+__all__ = ['reliability_table', 'expected_calibration_error', 'target_diagnostics', 'Diagnostics']
 
 # %% ../nbs/10_confirmation_bias.ipynb #9f2b4170
 def reliability_table(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> pd.DataFrame:
@@ -60,17 +60,18 @@ def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.
     return (row, pairs, reliability_table(conf, ok, n_bins)) if return_reliability else (row, pairs)
 
 # %% ../nbs/10_confirmation_bias.ipynb #53544a39
-def diagnostics_hook(data, cfg: TrainConfig, run_dir, n_images: int = 10_000, seed: int = 0):
-    "An `on_eval(row, model, ema)` hook for `fit` that appends `target_diagnostics` of the targets' model (the EMA when `cfg.teacher == 'ema'`, else the live model) on `n_images` unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per evaluation, with `step`), `run_dir/confusions.csv` (`step`, `true`, `target`, `count`) and `run_dir/reliability.csv` (`step` and the 15 bins of `reliability_table` for the raw confidence). Raises ValueError when `data.y_unlabeled_hidden` is None. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
-    if data.y_unlabeled_hidden is None: raise ValueError("data has no y_unlabeled_hidden: load it with load_ssl_data, which keeps the hidden labels for diagnostics")
-    idx = torch.randperm(len(data.x_unlabeled), generator=torch.Generator().manual_seed(seed))[:n_images].sort().values
-    x, y = data.x_unlabeled[idx], data.y_unlabeled_hidden[idx]
-    run_dir = Path(run_dir)
-    def on_eval(row, model, ema):
-        teacher = ema if cfg.teacher == 'ema' and ema is not None else model
-        d, pairs, rel = target_diagnostics(teacher, x.to(next(teacher.parameters()).device), y, cfg, return_reliability=True)
-        for name, df in (('diagnostics.csv', pd.DataFrame([dict(step=row['step'], **d)])),
-                         ('confusions.csv', pairs.assign(step=row['step'])[['step', 'true', 'target', 'count']]),
-                         ('reliability.csv', rel.assign(step=row['step']))):
-            df.to_csv(run_dir/name, mode='a', header=not (run_dir/name).exists(), index=False)
-    return on_eval
+class Diagnostics(Callback):
+    "A `fit` callback that, after each validation (`after_eval`), appends `target_diagnostics` of the targets' model (the EMA when `cfg.teacher == 'ema'`, else the live model) on `n_images` unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per evaluation, with `step`), `run_dir/confusions.csv` (`step`, `true`, `target`, `count`) and `run_dir/reliability.csv` (`step` and the 15 bins of `reliability_table` for the raw confidence). It reads the hidden labels only to measure: nothing it computes reaches the training step. Raises ValueError when `data.y_unlabeled_hidden` is None. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
+    def __init__(self, data, cfg: TrainConfig, run_dir, n_images: int = 10_000, seed: int = 0):
+        if data.y_unlabeled_hidden is None: raise ValueError("data has no y_unlabeled_hidden: load it with load_ssl_data, which keeps the hidden labels for diagnostics")
+        idx = torch.randperm(len(data.x_unlabeled), generator=torch.Generator().manual_seed(seed))[:n_images].sort().values
+        self.x, self.y, self.cfg, self.run_dir = data.x_unlabeled[idx], data.y_unlabeled_hidden[idx], cfg, Path(run_dir)
+    def after_eval(self, run):
+        teacher = run.ema.module if self.cfg.teacher == 'ema' and run.ema is not None else run.model
+        d, pairs, rel = target_diagnostics(teacher, self.x.to(next(teacher.parameters()).device), self.y, self.cfg, return_reliability=True)
+        step = run.row['step']
+        for name, df in (('diagnostics.csv', pd.DataFrame([dict(step=step, **d)])),
+                         ('confusions.csv', pairs.assign(step=step)[['step', 'true', 'target', 'count']]),
+                         ('reliability.csv', rel.assign(step=step))):
+            df.to_csv(self.run_dir/name, mode='a', header=not (self.run_dir/name).exists(), index=False)
+

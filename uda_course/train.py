@@ -15,14 +15,13 @@ from tqdm.auto import tqdm
 
 from .core import ConfigError, TrainConfig, fast_mode, get_device, seed_everything
 from .data import SSLData, normalize
-from .augment import weak_augment  # built in lesson 03
-from .checkpoint import save_checkpoint, training_state, restore_training_state, stop_on_sigint, TrainingInterrupted  # lesson 07
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 # %% auto #0
 __all__ = ['SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history', 'InfiniteSampler',
-           'make_optimizer', 'make_scheduler', 'make_ema', 'supervised_step', 'TrainingDiverged', 'fit',
-           'available_memory', 'step_memory_bytes', 'check_step_memory']
+           'make_optimizer', 'make_scheduler', 'make_ema', 'labeled_step', 'Callback', 'CancelFit', 'TrainingDiverged',
+           'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite', 'ProgressBar', 'available_memory',
+           'step_memory_bytes', 'check_step_memory']
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
 class SimpleCNN(nn.Sequential):
@@ -115,19 +114,62 @@ def make_ema(model: nn.Module, decay: float):
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) if decay > 0 else None
 
 # %% ../nbs/02_baseline.ipynb #c821a24f
-def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
-    "Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl` (int64 (B,)); `xu` and `state` are ignored. Returns (loss, logs). Defined in lesson 02."
-    logits = model(normalize(weak_augment(xl, gen)))
-    loss = F.cross_entropy(logits, yl)
+def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
+    "Cross-entropy on the labeled images `xl` (uint8 (B, 1, 28, 28)) as they are, with labels `yl` (int64 (B,)); `xu`, `progress`, `gen` and `state` are ignored. Returns (loss, logs). Lesson 03's `supervised_step` is the same with weak augmentation. Defined in lesson 02."
+    loss = F.cross_entropy(model(normalize(xl)), yl)
     return loss, {'sup_loss': loss.detach()}
 
+
 # %% ../nbs/02_baseline.ipynb #b3a1baa3
+class Callback:
+    """Base class of `fit`'s callbacks. A callback defines any of the events `before_fit`, `before_step`, `after_loss`,
+    `after_step`, `after_eval` and `after_fit` as a method taking the `Run` (see the table above); `fit` calls them in
+    ascending `order` (ties in the order given). Defined in lesson 02."""
+    order = 0
+
+class CancelFit(Exception):
+    "Raise in a callback to end training after the current step: `fit` runs `after_fit` and returns what it has. Defined in lesson 02."
+
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite; the message gives the step and the loss parts. Defined in lesson 02."
 
-def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=supervised_step, device=None, log_every: int = 10,
-        show_progress: bool = True, on_log=None, checkpoint=None, resume: dict | None = None, on_eval=None) -> tuple:
-    "Train `model` for `cfg.steps` optimiser steps with `step_fn` on `data`; returns `(history, ema)`: the history DataFrame (one row per `log_every` steps, validation accuracy every `cfg.eval_every`) and the EMA model (None when `cfg.ema_decay` is 0). `on_log(row)`, if given, gets every history row as it is made; `on_eval(row, model, ema_module)` is called after each validation (benchmarks use it to measure test accuracy during training). `model` (already built: `cfg.model` only names it) is moved to the device. `checkpoint` (a file path) is written every `cfg.checkpoint_every` steps, at the end and on Ctrl-C; `resume` (a dict from `load_checkpoint`) continues that run. Raises `ConfigError` when a step would not fit in memory (`check_step_memory`), when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda') or the device is unavailable, `TrainingDiverged` on a non-finite loss, `TrainingInterrupted` after Ctrl-C. Defined in lesson 02."
+class Run:
+    """What one call of `fit` works on, as attributes callbacks read and may change: `model`, `data`, `cfg`, `step_fn`,
+    `device`, `optimizer`, `scheduler`, `ema` (an `AveragedModel`, or None when `cfg.ema_decay` is 0), `pool` (the
+    unlabeled images, uint8 (N, 1, 28, 28)), `parts` (everything a checkpoint saves), `state` (the step function's dict),
+    `history` (the list of row dicts), `row` (this step's row, or None), `step` (index of the step being made, from 0),
+    `done` (steps finished), `start` (the first step: 0, or the resumed step), `t0` (the clock's start, `time.time()`),
+    `loss` and `logs` (the step function's last output) and `saved` (path and step of the last checkpoint, or None).
+    `run(event)` calls that event of every callback. Defined in lesson 02."""
+    def __init__(self, model, data, cfg, step_fn, device, cbs):
+        self.model, self.data, self.cfg, self.step_fn, self.device = model, data, cfg, step_fn, device
+        self.cbs = sorted(cbs, key=lambda cb: cb.order)          # a stable sort: ties keep the given order
+        self.optimizer, self.ema = make_optimizer(model, cfg), make_ema(model, cfg.ema_decay)
+        self.scheduler = make_scheduler(self.optimizer, cfg.steps)
+        self.pool = torch.cat([data.x_unlabeled, data.x_labeled]) if cfg.labeled_in_unlabeled else data.x_unlabeled   # images only: never labels
+        self.parts = dict(model=model, optimizer=self.optimizer, scheduler=self.scheduler, ema=self.ema,
+                          aug_gen=torch.Generator().manual_seed(cfg.seed + 1),
+                          labeled_sampler=InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2),
+                          unlabeled_sampler=InfiniteSampler(len(self.pool), cfg.unsup_batch_size, seed=cfg.seed + 3) if cfg.method == 'uda' else None)
+        self.state, self.history, self.row, self.saved = {}, [], None, None
+        self.start = self.step = self.done = 0
+        self.loss, self.logs, self.t0 = None, {}, time.time()
+    def __call__(self, event: str):
+        for cb in self.cbs:
+            if hasattr(cb, event): getattr(cb, event)(self)
+    @property
+    def ema_model(self): return self.ema.module if self.ema is not None else None
+
+def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step, cbs=(), device=None, log_every: int = 10,
+        show_progress: bool = True) -> tuple:
+    """Train `model` (already built: `cfg.model` only names it; moved to the device) for `cfg.steps` optimiser steps with
+    `step_fn` on `data`, calling the callbacks `cbs` and this lesson's `Recorder(log_every)`, `Validation`,
+    `StopOnNonFinite` and (if `show_progress`) `ProgressBar`. Returns `(history, ema)`: the history DataFrame (one row
+    per `log_every` steps, with validation accuracy every `cfg.eval_every` and at the end) and the EMA model (None when
+    `cfg.ema_decay` is 0). Raises `ConfigError` before any work when a step would not fit in memory (`check_step_memory`),
+    when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda') or the device is
+    unavailable; `TrainingDiverged` on a non-finite loss; whatever a callback raises, except `CancelFit`, which ends
+    training early and normally. Defined in lesson 02."""
     uses_unlabeled = getattr(step_fn, 'uses_unlabeled', False)
     if uses_unlabeled != (cfg.method == 'uda'):
         raise ConfigError(f"cfg.method is {cfg.method!r} but step_fn {getattr(step_fn, '__name__', step_fn)} {'uses' if uses_unlabeled else 'ignores'} unlabeled images; "
@@ -135,49 +177,71 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=supervised_st
     device = get_device(cfg.device) if device is None else torch.device(device)
     check_step_memory(model, cfg, device, data.nbytes())   # before any work
     seed_everything(cfg.seed)
-    data, model = data.to(device), model.to(device)
-    opt, ema = make_optimizer(model, cfg), make_ema(model, cfg.ema_decay)
-    lab = InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2)
-    pool = torch.cat([data.x_unlabeled, data.x_labeled]) if cfg.labeled_in_unlabeled else data.x_unlabeled   # images only: never labels
-    unl = InfiniteSampler(len(pool), cfg.unsup_batch_size, seed=cfg.seed + 3) if cfg.method == 'uda' else None
-    parts = dict(model=model, optimizer=opt, scheduler=make_scheduler(opt, cfg.steps), ema=ema,
-                 aug_gen=torch.Generator().manual_seed(cfg.seed + 1), labeled_sampler=lab, unlabeled_sampler=unl)
-    start, state, rows = restore_training_state(resume, parts) if resume is not None else (0, {}, [])
-    saved = start if resume is not None else None                   # step of the last checkpoint written
-    def save(done):
-        nonlocal saved
-        if checkpoint is not None: save_checkpoint(checkpoint, training_state(done, cfg, parts, state, rows)); saved = done
-    t0 = time.time() - (rows[-1]['time_s'] if rows else 0)
-    bar = tqdm(range(start, cfg.steps), disable=not show_progress, desc=f"{cfg.model}/{cfg.method}", mininterval=1, initial=start, total=cfg.steps)
-    with stop_on_sigint() as stop:
-        for step in bar:
-            model.train()
-            il = lab.next().to(device)
-            xu = pool[unl.next().to(device)] if unl else None
-            teacher = dict(teacher=ema.module) if cfg.teacher == 'ema' and cfg.method == 'uda' else {}   # Mean Teacher (lesson 10)
-            loss, logs = step_fn(model, data.x_labeled[il], data.y_labeled[il], xu, cfg, step / cfg.steps, parts['aug_gen'], state, **teacher)
-            if not torch.isfinite(loss):
-                last = f"the last good checkpoint is {checkpoint} (step {saved})" if saved is not None else "no checkpoint was written"
-                raise TrainingDiverged(f"loss is {loss.item()} at step {step} ({', '.join(f'{k}={float(v):.4g}' for k, v in logs.items())}); {last}; lower lr or lam, or check the data")
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); parts['scheduler'].step()
-            if ema is not None: ema.update_parameters(model)
-            done = step + 1
-            if done % log_every == 0 or done == cfg.steps or done % cfg.eval_every == 0:
-                row = dict(step=done, time_s=time.time() - t0, lr=opt.param_groups[0]['lr'], loss=loss.item(),
-                           **{k: float(v) for k, v in logs.items()}, val_acc=None)   # same columns in every row
-                if ema is not None: row['val_acc_ema'] = None
-                if done % cfg.eval_every == 0 or done == cfg.steps:
-                    row['val_acc'] = accuracy(model, data.x_val, data.y_val)
-                    if ema is not None: row['val_acc_ema'] = accuracy(ema.module, data.x_val, data.y_val)
-                    if on_eval is not None: on_eval(row, model, ema.module if ema is not None else None)
-                rows.append(row)
-                if on_log is not None: on_log(row)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ('loss', 'cons_loss', 'val_acc', 'val_acc_ema') and v is not None})
-            if done == cfg.steps or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or stop.requested: save(done)
-            if stop.requested and done < cfg.steps:
-                where = f"checkpoint {checkpoint} (step {done})" if checkpoint is not None else "no checkpoint (pass checkpoint= to fit)"
-                raise TrainingInterrupted(f"interrupted at step {done}; {where}")
-    return pd.DataFrame(rows), (ema.module if ema is not None else None)
+    run = Run(model.to(device), data.to(device), cfg, step_fn, device,
+              [Recorder(log_every), Validation(), StopOnNonFinite(), *([ProgressBar()] if show_progress else []), *cbs])
+    try:
+        run('before_fit')
+        for run.step in range(run.start, cfg.steps):
+            run('before_step')
+            run.model.train()
+            il = run.parts['labeled_sampler'].next().to(device)
+            xu = run.pool[run.parts['unlabeled_sampler'].next().to(device)] if cfg.method == 'uda' else None
+            teacher = dict(teacher=run.ema.module) if cfg.teacher == 'ema' and cfg.method == 'uda' else {}   # Mean Teacher (lesson 10)
+            run.loss, run.logs = step_fn(run.model, run.data.x_labeled[il], run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
+                                         run.parts['aug_gen'], run.state, **teacher)
+            run('after_loss')
+            run.optimizer.zero_grad(set_to_none=True); run.loss.backward(); run.optimizer.step(); run.scheduler.step()
+            if run.ema is not None: run.ema.update_parameters(run.model)
+            run.done = run.step + 1
+            run('after_step')
+    except CancelFit: pass
+    finally: run('after_fit')
+    return pd.DataFrame(run.history), run.ema_model
+
+
+# %% ../nbs/02_baseline.ipynb #72e7d651
+def _is_eval_step(run) -> bool: return run.done % run.cfg.eval_every == 0 or run.done == run.cfg.steps
+
+class Recorder(Callback):
+    "After every `log_every`-th step, every validation step and the last step, `run.row` = step, time_s, lr, loss, the step's logs and empty val_acc (and val_acc_ema with an EMA) columns, appended to `run.history`; `run.row` is None after other steps. Order −10: later callbacks fill or read the same row. Defined in lesson 02."
+    order = -10
+    def __init__(self, log_every: int = 10): self.log_every = log_every
+    def after_step(self, run):
+        run.row = None
+        if run.done % self.log_every and not _is_eval_step(run): return
+        run.row = dict(step=run.done, time_s=time.time() - run.t0, lr=run.optimizer.param_groups[0]['lr'], loss=run.loss.item(),
+                       **{k: float(v) for k, v in run.logs.items()}, val_acc=None)   # same columns in every row
+        if run.ema is not None: run.row['val_acc_ema'] = None
+        run.history.append(run.row)
+
+class Validation(Callback):
+    "Every `cfg.eval_every` steps and after the last: validation accuracy of the model (`val_acc`) and of the EMA (`val_acc_ema`) into `run.row`, then the `after_eval` event. Order 0. Defined in lesson 02."
+    def after_step(self, run):
+        if not _is_eval_step(run): return
+        run.row['val_acc'] = accuracy(run.model, run.data.x_val, run.data.y_val)
+        if run.ema is not None: run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
+        run('after_eval')
+
+class StopOnNonFinite(Callback):
+    "Raises `TrainingDiverged` when the loss is NaN or infinite, before the backward pass, naming the step, the loss parts and the last checkpoint. Defined in lesson 02."
+    def after_loss(self, run):
+        if torch.isfinite(run.loss): return
+        last = f"the last good checkpoint is {run.saved[0]} (step {run.saved[1]})" if run.saved else "no checkpoint was written"
+        parts = ', '.join(f'{k}={float(v):.4g}' for k, v in run.logs.items())
+        raise TrainingDiverged(f"loss is {run.loss.item()} at step {run.step} ({parts}); {last}; lower lr or lam, or check the data")
+
+class ProgressBar(Callback):
+    "A tqdm bar over the steps with the loss, the consistency loss and the latest validation accuracies. Order 30. Defined in lesson 02."
+    order = 30
+    def before_fit(self, run):
+        self.bar = tqdm(total=run.cfg.steps, initial=run.start, desc=f"{run.cfg.model}/{run.cfg.method}", mininterval=1)
+    def after_step(self, run):
+        self.bar.update(1)
+        if run.row is not None:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in run.row.items() if k in ('loss', 'cons_loss', 'val_acc', 'val_acc_ema') and v is not None})
+    def after_fit(self, run):
+        if hasattr(self, 'bar'): self.bar.close()
+
 
 # %% ../nbs/02_baseline.ipynb #13c5bf93
 def available_memory(device) -> int | None:
