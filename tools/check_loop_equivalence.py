@@ -20,12 +20,13 @@ def rows():
 
 def run(checkout, out, preset, model, method, steps):
     name = f"{preset}-{model}-{method}"
-    if (Path(out)/name/'final.json').exists(): return
+    out = Path(out).resolve()
+    if (out/name/'final.json').exists(): return
     entry = 'uda_course.cli' if (Path(checkout)/'uda_course'/'cli.py').exists() else 'uda_course.experiment'   # where uda_train lives
     env = {**os.environ, 'PYTHONPATH': str(Path(checkout).resolve()), 'OMP_NUM_THREADS': '1', 'UDA_ENTRY': entry}
     cmd = [sys.executable, '-c', ENTRY, '--preset', preset, '--model', model, '--method', method, '--steps', str(steps),
            '--eval_every', '10', '--out', str(out), '--name', name, '--quiet']
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=checkout)   # python -c puts the cwd first on sys.path
     if r.returncode: raise SystemExit(f"{checkout}: {name} failed:\n{r.stderr[-2000:]}")
 
 def same(a: Path, b: Path) -> list:
