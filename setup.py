@@ -1,5 +1,7 @@
-import setuptools, shlex
+import importlib.util, setuptools, shlex
 from configparser import ConfigParser
+from pathlib import Path
+from setuptools.command.build_py import build_py
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -35,7 +37,17 @@ if pkg_data:
 # Add package data to setup_cfg for setuptools.setup(..., **setup_cfg)
 setup_cfg['package_data'] = package_data
 
+class build_py_stamped(build_py):
+    "Also write the checkout's commit into the built package (`_stamp.json`), so a wheel or a non-editable install still records where it came from (lesson 06b)."
+    def run(self):
+        super().run()
+        src = Path(cfg['lib_path'])
+        spec = importlib.util.spec_from_file_location('_provenance', src/'provenance.py')   # standard library only: no torch needed here
+        prov = importlib.util.module_from_spec(spec); spec.loader.exec_module(prov)
+        prov.write_stamp(src.resolve(), Path(self.build_lib)/cfg['lib_path'])
+
 setuptools.setup(
+    cmdclass = {'build_py': build_py_stamped},
     name = cfg['lib_name'],
     license = lic[0],
     classifiers = [

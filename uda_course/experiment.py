@@ -8,7 +8,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'RUN_LOGS'
            'save_run', 'run_experiment', 'collect_runs', 'results_table', 'reproduce', 'seeds_table', 'reproduce_seeds']
 
 # %% ../nbs/06_experiments.ipynb #9d2045b9
-import json, os, platform, subprocess, sys, time
+import json, os, platform, sys, time
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +22,7 @@ from .augment import supervised_step
 from .checkpoint import Checkpointer, Resume, TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN, LeanCNN
+from .provenance import provenance
 
 # %% ../nbs/06_experiments.ipynb #47f61f36
 MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN, 'lean': LeanCNN}
@@ -76,18 +77,12 @@ def _cpu_name() -> str:
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 def environment_info(device) -> dict:
-    "Library versions, Python, platform, device, the git commit of the library's checkout and whether its tracked files had uncommitted changes (`git_dirty`; both None outside a git checkout), recorded in every run folder. Defined in lesson 06."
+    "Library versions, Python, platform, device, and where the library's code came from (`provenance`, lesson 06b: `git_commit`, `git_dirty` for uncommitted changes, `git_source` 'git' in a checkout or 'stamp' in a frozen copy or installed wheel; all None when unknown), recorded in every run folder. Defined in lesson 06."
     import torchvision, numpy, sklearn
-    git = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True, timeout=5,
-                                    cwd=Path(__file__).parent if '__file__' in globals() else None)
-    try:
-        commit = git('rev-parse', 'HEAD').stdout.strip() or None
-        dirty = bool(git('status', '--porcelain', '--untracked-files=no').stdout.strip()) if commit else None
-    except Exception: commit = dirty = None
     return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
                 numpy=numpy.__version__, sklearn=sklearn.__version__, platform=platform.platform(),
                 device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else _cpu_name(),
-                git_commit=commit, git_dirty=dirty)
+                **provenance())
 
 def prepare_run_dir(run_dir, overwrite: bool = False) -> Path:
     "Create `run_dir` (and parents), refusing with `ConfigError` if it holds a finished run (`final.json`) and `overwrite` is False, or if it is not writable. Defined in lesson 06."
