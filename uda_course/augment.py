@@ -15,6 +15,7 @@ import torch.nn.functional as NF
 
 from .core import TrainConfig
 from .data import normalize
+from .train import forward_views   # lesson 02
 
 # %% auto #0
 __all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan', 'elastic_displacement',
@@ -513,7 +514,7 @@ def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> t
 # %% ../nbs/03_augment.ipynb #f0905c9d
 def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
     "Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl` (int64 (B,)); the views are drawn from the CPU generator `gen`; `xu`, `progress` and `state` are ignored. Returns (loss, logs). The step function of lesson 02's `fit` for method 'sup'. Defined in lesson 03."
-    logits = model(normalize(weak_augment(xl, gen)))
+    logits, = forward_views(model, weak_augment(xl, gen))
     loss = NF.cross_entropy(logits, yl)
     return loss, {'sup_loss': loss.detach()}
 

@@ -7,7 +7,7 @@ __all__ = ['uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main', 'uda_trai
            'uda_fetch_data_main']
 
 # %% ../nbs/06a_cli.ipynb #ebdb9f49
-import json, sys
+import json, os, sys
 from pathlib import Path
 
 from fastcore.script import call_parse, Param, store_true, bool_arg
@@ -71,7 +71,7 @@ def uda_train(
     diagnostics: Param("UDA runs: log the targets' quality against the hidden labels at every evaluation (lesson 10)", bool_arg) = True,
     tensorboard: Param("also log every metric for TensorBoard under RUN_DIR/tensorboard (needs pip install tensorboard)", store_true) = False,
     quiet: Param("no progress bar", store_true) = False):
-    "Train one model (supervised or UDA) on MNIST with few labels; writes OUT/NAME/."
+    "Train one model (supervised or UDA) on MNIST with few labels; writes OUT/NAME/. Launched by torchrun, one run on all its processes, with global batch sizes (lesson 11)."
     args = {k: v for k, v in locals().items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     def main():
         if resume is not None:
@@ -97,9 +97,12 @@ def uda_train(
             from uda_course.diagnostics import Diagnostics     # lesson 10; measures only, never trains
             data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)
             cbs.append(Diagnostics(data, cfg, run_dir))
-        final = run_experiment(cfg, run_dir, data=data, data_root=data_root, overwrite=overwrite, show_progress=not quiet,
-                               resume=resume is not None, allow_config_change=allow_config_change, cbs=cbs)
-        print(json.dumps(final, indent=2)); print(f"run folder: {run_dir}")
+        train = run_experiment
+        if int(os.environ.get('WORLD_SIZE', 1)) > 1:              # launched by torchrun: one of several processes (lesson 11)
+            from uda_course.distributed import train_distributed as train
+        final = train(cfg, run_dir, data=data, data_root=data_root, overwrite=overwrite, show_progress=not quiet,
+                      resume=resume is not None, allow_config_change=allow_config_change, cbs=cbs)
+        if final is not None: print(json.dumps(final, indent=2)); print(f"run folder: {run_dir}")   # rank 0 only
     _cli_errors(main)
 
 @call_parse

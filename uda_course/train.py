@@ -19,9 +19,9 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 # %% auto #0
 __all__ = ['SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history', 'InfiniteSampler',
-           'make_optimizer', 'make_scheduler', 'make_ema', 'labeled_step', 'Callback', 'CancelFit', 'TrainingDiverged',
-           'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite', 'ProgressBar', 'available_memory',
-           'step_memory_bytes', 'check_step_memory']
+           'make_optimizer', 'make_scheduler', 'make_ema', 'forward_views', 'labeled_step', 'Callback', 'CancelFit',
+           'TrainingDiverged', 'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite', 'ProgressBar',
+           'available_memory', 'step_memory_bytes', 'check_step_memory']
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
 class SimpleCNN(nn.Sequential):
@@ -114,9 +114,15 @@ def make_ema(model: nn.Module, decay: float):
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) if decay > 0 else None
 
 # %% ../nbs/02_baseline.ipynb #c821a24f
+def forward_views(model, *views) -> list:
+    "Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of `model` over the normalised concatenation, so BatchNorm normalises all views as one batch (lesson 04). A model with its own `forward_views` (lesson 11's `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same result. Defined in lesson 02."
+    if hasattr(model, 'forward_views'): return model.forward_views(*views)
+    return list(model(normalize(torch.cat(views))).split([len(v) for v in views]))
+
 def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
     "Cross-entropy on the labeled images `xl` (uint8 (B, 1, 28, 28)) as they are, with labels `yl` (int64 (B,)); `xu`, `progress`, `gen` and `state` are ignored. Returns (loss, logs). Lesson 03's `supervised_step` is the same with weak augmentation. Defined in lesson 02."
-    loss = F.cross_entropy(model(normalize(xl)), yl)
+    logits, = forward_views(model, xl)
+    loss = F.cross_entropy(logits, yl)
     return loss, {'sup_loss': loss.detach()}
 
 
@@ -139,7 +145,8 @@ class Run:
     unlabeled images, uint8 (N, 1, 28, 28)), `parts` (everything a checkpoint saves), `state` (the step function's dict),
     `history` (the list of row dicts), `row` (this step's row, or None), `step` (index of the step being made, from 0),
     `done` (steps finished), `start` (the first step: 0, or the resumed step), `t0` (the clock's start, `time.time()`),
-    `loss` and `logs` (the step function's last output) and `saved` (path and step of the last checkpoint, or None).
+    `loss` and `logs` (the step function's last output), `saved` (path and step of the last checkpoint, or None) and
+    `step_model` (what the step function is given: `model`, or lesson 11's wrapper of it for several processes).
     `run(event)` calls that event of every callback. Defined in lesson 02."""
     def __init__(self, model, data, cfg, step_fn, device, cbs):
         self.model, self.data, self.cfg, self.step_fn, self.device = model, data, cfg, step_fn, device
@@ -153,7 +160,7 @@ class Run:
                           unlabeled_sampler=InfiniteSampler(len(self.pool), cfg.unsup_batch_size, seed=cfg.seed + 3) if cfg.method == 'uda' else None)
         self.state, self.history, self.row, self.saved = {}, [], None, None
         self.start = self.step = self.done = 0
-        self.loss, self.logs, self.t0 = None, {}, time.time()
+        self.loss, self.logs, self.t0, self.step_model = None, {}, time.time(), model
     def __call__(self, event: str):
         for cb in self.cbs:
             if hasattr(cb, event): getattr(cb, event)(self)
@@ -187,7 +194,7 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step,
             il = run.parts['labeled_sampler'].next().to(device)
             xu = run.pool[run.parts['unlabeled_sampler'].next().to(device)] if cfg.method == 'uda' else None
             teacher = dict(teacher=run.ema.module) if cfg.teacher == 'ema' and cfg.method == 'uda' else {}   # Mean Teacher (lesson 10)
-            run.loss, run.logs = step_fn(run.model, run.data.x_labeled[il], run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
+            run.loss, run.logs = step_fn(run.step_model, run.data.x_labeled[il], run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
                                          run.parts['aug_gen'], run.state, **teacher)
             run('after_loss')
             run.optimizer.zero_grad(set_to_none=True); run.loss.backward(); run.optimizer.step(); run.scheduler.step()
@@ -271,7 +278,7 @@ def step_memory_bytes(model: nn.Module, cfg: TrainConfig, data_bytes: int = 0) -
     return 3 * sum(outs) * images + 4 * weights + data_bytes
 
 def check_step_memory(model: nn.Module, cfg: TrainConfig, device, data_bytes: int = 0):
-    "Raise `ConfigError` (one line: the estimate, the limit, the setting to lower) when `step_memory_bytes` exceeds `available_memory(device)`; do nothing when the limit is unknown. Defined in lesson 02."
+    "Raise `ConfigError` (one line: the estimate, the limit, the setting to lower) when `step_memory_bytes` exceeds `available_memory(device)`; do nothing when the limit is unknown. A labeled batch larger than the labeled set is not refused: `InfiniteSampler` fills it from successive reshuffled passes (each image at most ⌈B/n⌉ times), a meaningful if wasteful batch; only memory limits it. Defined in lesson 02."
     need, have = step_memory_bytes(model, cfg, data_bytes), available_memory(device)
     if have is not None and need > have:
         images = cfg.batch_size + (2 * cfg.unsup_batch_size if cfg.method == 'uda' else 0)

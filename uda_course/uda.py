@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from .core import TrainConfig, RANDAUG_POOLS
 from .data import normalize
 from .augment import rand_augment, weak_augment
+from .train import forward_views
 
 # %% auto #0
 __all__ = ['uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy', 'lam_at', 'entropy', 'distribution_alignment',
@@ -74,11 +75,10 @@ def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Ge
     x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen)   # the view the target comes from
     x_lab = weak_augment(xl, gen) if cfg.labeled_aug == 'weak' else strong(xl)
     if teacher is None:
-        logits = model(normalize(torch.cat([x_lab, x_teacher, x_aug])))   # ONE forward: BatchNorm sees one batch
-        logits_l, logits_orig, logits_aug = logits.split([len(xl), len(xu), len(xu)])
+        logits_l, logits_orig, logits_aug = forward_views(model, x_lab, x_teacher, x_aug)   # ONE forward: BatchNorm sees one batch
     else:                                                           # Mean Teacher: the EMA weights give the target
         with torch.no_grad(): logits_orig = teacher.eval()(normalize(x_teacher))
-        logits_l, logits_aug = model(normalize(torch.cat([x_lab, x_aug]))).split([len(xl), len(xu)])
+        logits_l, logits_aug = forward_views(model, x_lab, x_aug)
     tsa_eta = tsa_threshold(cfg.tsa, progress)
     sup_loss, tsa_kept = tsa_cross_entropy(logits_l, yl, tsa_eta)
     weights = distribution_alignment(state if state is not None else {}, logits_orig) if cfg.dist_align else None
