@@ -1,8 +1,8 @@
-"""Seconds per training step of one run: 1 process with T threads against N processes (torchrun, DDP) with T/N threads each.
+"""Seconds per training step of one run: 1 process with T threads against W processes (torchrun, DDP) with T/W threads each.
 
 usage: .venv/bin/python bench/ddp_speed.py [--preset lean] [--model lean] [--steps 100] [--nprocs 2] [--device cpu] [--out bench/results]
 
-Same global batch, same steps; rows alternate (1, N, 1, N) so that a change of load hits both alike. Writes
+Same global batch, same steps; rows alternate (1, W, 1, W) so that a change of load hits both alike. Writes
 OUT/ddp-speed-PRESET-MODEL-DEVICE.{csv,json}: one row per run (processes, threads per process, training seconds from
 final.json, seconds per step). Lesson 11 explains why 2 processes on 2 CPU cores are no faster than 1 process.
 """
