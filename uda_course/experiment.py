@@ -39,9 +39,9 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
 # %% ../nbs/06_experiments.ipynb #9ba8abeb
 PRESETS = {
     'quick': {
-        ('simple', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
+        ('simple', 'sup'): dict(steps=1200, lr=0.03, batch_size=32, eval_every=200),
         ('simple', 'uda'): dict(steps=1200, lr=0.03, batch_size=32, unsup_ratio=2, eval_every=200),
-        ('best', 'sup'): dict(steps=500, lr=0.03, batch_size=32, eval_every=100),
+        ('best', 'sup'): dict(steps=2500, lr=0.03, batch_size=32, eval_every=250),
         ('best', 'uda'): dict(steps=2500, lr=0.05, batch_size=32, unsup_ratio=2, eval_every=250),
     },
     'report': {
