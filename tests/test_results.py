@@ -33,3 +33,16 @@ def test_collect_split_runs_reads_every_split(tmp_path):
 
 def test_collect_split_runs_refuses_empty_folder(tmp_path):
     with pytest.raises(ConfigError, match='uda_reproduce --preset PRESET --seeds N'): collect_split_runs(tmp_path)
+
+
+def test_readme_include_drops_the_included_files_title(tmp_path):
+    "tools/make_readme.py includes a results file without its `# ` title, so the README keeps one outline."
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location('make_readme', Path(__file__).resolve().parents[1]/'tools'/'make_readme.py')
+    mr = importlib.util.module_from_spec(spec); spec.loader.exec_module(mr)
+    f = tmp_path/'results.md'
+    f.write_text("# Report table reproduced\n\nMNIST, 100 labels.\n\n| a |\n|--|\n| 1 |\n")
+    assert mr.included(f) == "MNIST, 100 labels.\n\n| a |\n|--|\n| 1 |"
+    f.write_text("| preset |\n|--|\n| # not a title |\n")
+    assert mr.included(f) == "| preset |\n|--|\n| # not a title |"       # no title: unchanged

@@ -1,7 +1,7 @@
 """Write README.md from nbs/index.ipynb (quarto, which nbdev_readme needs, cannot be installed here).
 
 Markdown cells are copied as they are; code cells become ```python blocks; cells marked `#| hide` are skipped.
-A markdown line `<!-- include: PATH -->` (PATH relative to the repository root) is replaced by that file's text, so the
+A markdown line `<!-- include: PATH -->` (PATH relative to the repository root) is replaced by that file's text (less its `# ` title line, if any), so the
 README's results tables are the very files the runs wrote (results/...).
 `--check` exits 1 when README.md is not what index.ipynb gives (used by .ci/check-sync).
 """
@@ -12,6 +12,11 @@ import nbformat
 
 root = Path(__file__).resolve().parents[1]
 
+def included(path: Path) -> str:
+    "The text of an included file, without its own title line (`# ...`), which would break the README's outline."
+    text = path.read_text().strip()
+    return re.sub(r'\A# [^\n]*\n+', '', text)
+
 def render() -> str:
     nb = nbformat.read(root/'nbs'/'index.ipynb', as_version=4)
     parts = []
@@ -19,7 +24,7 @@ def render() -> str:
         src = c.source.strip()
         if not src or src.startswith('#| hide') or src.startswith('#|hide'): continue
         if c.cell_type == 'code': src = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
-        if c.cell_type == 'markdown': src = re.sub(r'<!-- include: (\S+) -->', lambda m: (root/m[1]).read_text().strip(), src)
+        if c.cell_type == 'markdown': src = re.sub(r'<!-- include: (\S+) -->', lambda m: included(root/m[1]), src)
         parts.append(src if c.cell_type == 'markdown' else f"```python\n{src}\n```")
     return '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(parts) + '\n'
 

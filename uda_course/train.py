@@ -106,7 +106,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
                            nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
 
 def make_scheduler(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    "Cosine decay lr·cos(7πt/16T) over `steps` optimiser steps (UDA App. B, FixMatch §3). Defined in lesson 02."
+    "Cosine decay lr·cos(7πt/16S) at step t of S = `steps` optimiser steps (UDA App. B, FixMatch §3). Defined in lesson 02."
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda t: math.cos(7 * math.pi * min(t, steps) / (16 * steps)))
 
 def make_ema(model: nn.Module, decay: float):

@@ -37,7 +37,7 @@ def consistency_loss(logits_aug: torch.Tensor, target: torch.Tensor, mask: torch
 
 # %% ../nbs/04_uda.ipynb #e761b764
 def tsa_threshold(schedule: str, progress: float, n_classes: int = 10) -> float:
-    "TSA threshold η_t in [1/K, 1] at training progress in [0, 1]; `schedule` is 'linear', 'exp', 'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA §3.3. Defined in lesson 04."
+    "TSA threshold τ_t in [1/K, 1] at training progress in [0, 1]; `schedule` is 'linear', 'exp', 'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA §3.3. Defined in lesson 04."
     p = min(max(float(progress), 0.0), 1.0)
     alphas = {'linear': lambda: p, 'exp': lambda: math.exp(5 * (p - 1)), 'log': lambda: 1 - math.exp(-5 * p), 'none': lambda: 1.0}
     if schedule not in alphas: raise ValueError(f"unknown TSA schedule {schedule!r}; choose one of {', '.join(alphas)}")
