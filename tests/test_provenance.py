@@ -66,3 +66,11 @@ def test_built_package_is_stamped(tmp_path):
     stamp = json.loads((tmp_path/'uda_course'/'_stamp.json').read_text())
     assert stamp['git_commit'] == _head() and stamp['git_dirty'] is _dirty()
     assert provenance(tmp_path/'uda_course') == dict(git_commit=_head(), git_dirty=_dirty(), git_source='stamp')
+
+
+def test_editable_install_builds_without_a_stamp_error(tmp_path):
+    "An editable install (`pip install -e .`, what `make install` does) runs build_py in editable mode with no built package to stamp: it must not fail on `_stamp.json` (setuptools used to silence that error with a warning)."
+    r = subprocess.run([sys.executable, 'setup.py', '-q', 'editable_wheel', '--dist-dir', str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '_stamp.json' not in r.stdout + r.stderr
+    assert list(tmp_path.glob('*.whl'))
