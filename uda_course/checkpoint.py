@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_checkpoints.ipynb #4f61c6eb
 from __future__ import annotations
-import os, signal, threading
+import copy, os, signal, threading
 from pathlib import Path
 
 import torch
@@ -62,9 +62,10 @@ def training_state(step: int, cfg: TrainConfig, parts: dict, step_state: dict, h
                 step_state=dict(step_state), history=list(history))
 
 def restore_training_state(ckpt: dict, parts: dict):
-    "Load a checkpoint from `training_state` into freshly built `parts` (same keys) and torch's random states. Returns `(step, step_state, history)`. Raises `CheckpointError` when the checkpoint's parts do not fit (another model or method). Defined in lesson 07."
+    "Load a checkpoint from `training_state` into freshly built `parts` (same keys) and torch's random states. Returns `(step, step_state, history)`; `ckpt` itself is left unchanged (the run trains on a copy, so one loaded checkpoint can serve several resumes). Raises `CheckpointError` when the checkpoint's parts do not fit (another model or method). Defined in lesson 07."
     if set(ckpt['parts']) != set(parts):
         raise CheckpointError(f"checkpoint holds parts {sorted(ckpt['parts'])}, this run needs {sorted(parts)}; resume with the checkpoint's own config")
+    ckpt = copy.deepcopy(ckpt)   # load_state_dict keeps the optimiser's tensors: training would change the caller's dict
     try:
         for k, obj in parts.items():
             s = ckpt['parts'][k]

@@ -16,7 +16,7 @@ from .core import ConfigError, TrainConfig
 from .data import fetch_mnist, load_ssl_data
 from .train import TrainingDiverged
 from .checkpoint import load_checkpoint
-from .experiment import PRESETS, PRESET_SEEDS, TensorBoard, reproduce, reproduce_seeds, run_experiment
+from .experiment import PRESETS, PRESET_SEEDS, TensorBoard, reference_spread, reproduce, reproduce_seeds, run_experiment
 
 
 # %% ../nbs/06a_cli.ipynb #0281822f
@@ -63,6 +63,9 @@ def uda_train(
     ema_decay: Param("EMA decay (0 = off)", float) = None, eval_every: Param("steps between validations", int) = None,
     checkpoint_every: Param("steps between checkpoints (0 = only at the end and on Ctrl-C)", int) = None,
     device: Param("auto | cpu | cuda | cuda:N", str) = None,
+    amp: Param("bf16 mixed precision (torch.autocast) for the training step; for GPUs with bf16 (True/False)", bool_arg) = None,
+    compile: Param("torch.compile the model for the training step; one process only (True/False)", bool_arg) = None,
+    channels_last: Param("weights and activations in the NHWC layout (True/False)", bool_arg) = None,
     data_root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
     out: Param("folder that holds run folders", str) = 'runs', name: Param("run folder name (default MODEL-METHOD-seedSEED)", str) = None,
     overwrite: Param("replace a finished or unfinished run of the same name", store_true) = False,
@@ -108,19 +111,23 @@ def uda_train(
 @call_parse
 def uda_reproduce(
     preset: Param("quick | report | tuned | lean | smoke", str) = 'quick', seed: Param("one label split: its seed", int) = None,
-    seeds: Param("number of label splits 0..N-1, mean ± std reported (default: 5 for report/tuned, 1 for quick/smoke)", int) = None,
+    seeds: Param("number of label splits 0..N-1, mean ± std reported (default: 5 for report/tuned/lean, 1 for quick/smoke)", int) = None,
     out: Param("folder for the run folders", str) = 'runs', device: Param("auto | cpu | cuda | cuda:N", str) = 'auto',
     data_root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
     overwrite: Param("run finished rows again", store_true) = False,
     reuse: Param("keep finished rows as they are", store_true) = False,
     quiet: Param("no progress bars", store_true) = False):
-    "Reproduce the report's four-row table (simple/best × supervised/UDA) on one label split (--seed) or several (--seeds, mean ± std); prints it and writes OUT/PRESET-seedSEED/results.md (and OUT/PRESET-NsplitS.md)."
+    "Reproduce the report's four-row table (simple/best × supervised/UDA) on one label split (--seed) or several (--seeds, mean ± std); prints it and writes OUT/PRESET-seedSEED/results.md (and OUT/PRESET-NsplitS.md). For one split of a preset with committed runs (`results/PRESET/spread.csv`, e.g. quick), also prints the run beside them."
     def main():
         if seed is not None and seeds is not None: raise ConfigError("--seed (one split) and --seeds (several) contradict each other; pass one of them")
         if seed is not None or (seeds is None and PRESET_SEEDS.get(preset, 5) == 1):
             s = 0 if seed is None else seed
-            reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress=not quiet)
+            table = reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress=not quiet)
             print((Path(out)/f"{preset}-seed{s}"/'results.md').read_text())
+            side = reference_spread(table, preset, s)     # lesson 06: is this run normal?
+            if side is not None:
+                print(f"Your run beside the committed runs of this preset (EMA test accuracy: min–max (number of runs); "
+                      f"results/{preset}/spread.md says how they were made):\n\n{side.to_markdown(index=False, floatfmt='.4f')}")
         else:
             t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse, show_progress=not quiet)
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())

@@ -103,6 +103,9 @@ class TrainConfig:
     eval_every: int = 250         # steps between validation evaluations
     checkpoint_every: int = 500   # steps between checkpoints (0 = only at the end and on Ctrl-C)
     device: str = 'auto'
+    amp: bool = False             # bf16 autocast of the training step's forward passes (lesson 11; pays on GPUs with bf16 units)
+    compile: bool = False         # torch.compile the model for the training step (lesson 11)
+    channels_last: bool = False   # weights and activations in the NHWC memory layout (lesson 11)
 
     def __post_init__(self): self.validate()
 
@@ -146,6 +149,8 @@ class TrainConfig:
         if not isinstance(self.labeled_in_unlabeled, bool): bad(f"labeled_in_unlabeled must be True or False, got {self.labeled_in_unlabeled!r}")
         if not isinstance(self.sample_magnitude, bool): bad(f"sample_magnitude must be True or False, got {self.sample_magnitude!r}")
         if not isinstance(self.dist_align, bool): bad(f"dist_align must be True or False, got {self.dist_align!r}")
+        for k in ('amp', 'compile', 'channels_last'):
+            if not isinstance(getattr(self, k), bool): bad(f"{k} must be True or False, got {getattr(self, k)!r}")
         if not isinstance(self.nesterov, bool): bad(f"nesterov must be True or False, got {self.nesterov!r}")
         if not isinstance(self.device, str): bad(f"device must be a string such as 'auto' or 'cpu', got {self.device!r}")
         return self

@@ -30,13 +30,15 @@ def launch_info() -> tuple:
 
 # %% ../nbs/11_distributed.ipynb #41fa198e
 def check_launch(cfg: TrainConfig, world_size: int, device=None):
-    "Raise `ConfigError` (one line naming the setting and the fix) when the global labeled batch `cfg.batch_size` or, for UDA, the global unlabeled batch `cfg.unsup_batch_size` does not divide among `world_size` processes, or when a CUDA launch has more processes per machine than GPUs. Defined in lesson 11."
+    "Raise `ConfigError` (one line naming the setting and the fix) when the global labeled batch `cfg.batch_size` or, for UDA, the global unlabeled batch `cfg.unsup_batch_size` does not divide among `world_size` processes, when a CUDA launch has more processes per machine than GPUs, or when `cfg.compile` is set with more than one process (the compiled model would be replaced by `ShardedDDP`). Defined in lesson 11."
     n = world_size
     if cfg.batch_size % n:
         raise ConfigError(f"--batch_size {cfg.batch_size} is the global labeled batch and does not divide among {n} processes; pass a multiple of {n} "
                           f"(e.g. {max(n, cfg.batch_size // n * n)}) or launch with --nproc_per_node dividing it")
     if cfg.method == 'uda' and cfg.unsup_batch_size % n:
         raise ConfigError(f"the global unlabeled batch μ·B = {cfg.unsup_batch_size} does not divide among {n} processes; change --unsup_ratio or --batch_size so that it does")
+    if cfg.compile and n > 1:
+        raise ConfigError(f"--compile runs in one process only: under {n} processes the step model is ShardedDDP, uncompiled; drop --compile or launch one process")
     if device is not None and torch.device(device).type == 'cuda' and int(os.environ.get('LOCAL_WORLD_SIZE', n)) > torch.cuda.device_count():
         raise ConfigError(f"{os.environ.get('LOCAL_WORLD_SIZE', n)} processes on this machine but {torch.cuda.device_count()} GPU(s); launch at most one process per GPU, or pass --device cpu")
 

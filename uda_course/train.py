@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 __all__ = ['SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history', 'InfiniteSampler',
            'make_optimizer', 'make_scheduler', 'make_ema', 'forward_views', 'labeled_step', 'Callback', 'CancelFit',
            'TrainingDiverged', 'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite', 'ProgressBar',
-           'available_memory', 'step_memory_bytes', 'check_step_memory']
+           'available_memory', 'step_memory_bytes', 'check_step_memory', 'check_speed_options']
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
 class SimpleCNN(nn.Sequential):
@@ -106,7 +106,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
                            nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
 
 def make_scheduler(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    "Cosine decay lr·cos(7πt/16S) at step t of S = `steps` optimiser steps (UDA App. B, FixMatch §3). Defined in lesson 02."
+    "Cosine decay lr·cos(7πt/16S) at step t of S = `steps` optimiser steps (FixMatch, arXiv:2001.07685). Defined in lesson 02."
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda t: math.cos(7 * math.pi * min(t, steps) / (16 * steps)))
 
 def make_ema(model: nn.Module, decay: float):
@@ -115,9 +115,9 @@ def make_ema(model: nn.Module, decay: float):
 
 # %% ../nbs/02_baseline.ipynb #c821a24f
 def forward_views(model, *views) -> list:
-    "Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of `model` over the normalised concatenation, so BatchNorm normalises all views as one batch (lesson 04). A model with its own `forward_views` (lesson 11's `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same result. Defined in lesson 02."
-    if hasattr(model, 'forward_views'): return model.forward_views(*views)
-    return list(model(normalize(torch.cat(views))).split([len(v) for v in views]))
+    "Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of `model` over the normalised concatenation, so BatchNorm normalises all views as one batch (lesson 04). Under `cfg.amp` the pass runs in bfloat16 and the logits are cast back, so every loss is computed in float32. A model with its own `forward_views` (lesson 11's `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same result. Defined in lesson 02."
+    if hasattr(model, 'forward_views'): return [z.float() for z in model.forward_views(*views)]
+    return [z.float() for z in model(normalize(torch.cat(views))).split([len(v) for v in views])]   # float32 even under bf16 autocast
 
 def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
     "Cross-entropy on the labeled images `xl` (uint8 (B, 1, 28, 28)) as they are, with labels `yl` (int64 (B,)); `xu`, `progress`, `gen` and `state` are ignored. Returns (loss, logs). Lesson 03's `supervised_step` is the same with weak augmentation. Defined in lesson 02."
@@ -174,18 +174,20 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step,
     `StopOnNonFinite` and (if `show_progress`) `ProgressBar`. Returns `(history, ema)`: the history DataFrame (one row
     per `log_every` steps, with validation accuracy every `cfg.eval_every` and at the end) and the EMA model (None when
     `cfg.ema_decay` is 0). Raises `ConfigError` before any work when a step would not fit in memory (`check_step_memory`),
-    when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda') or the device is
-    unavailable; `TrainingDiverged` on a non-finite loss; whatever a callback raises, except `CancelFit`, which ends
+    when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda'), when the device is
+    unavailable or cannot run `cfg.amp` (`check_speed_options`); `TrainingDiverged` on a non-finite loss; whatever a callback raises, except `CancelFit`, which ends
     training early and normally. Defined in lesson 02."""
     uses_unlabeled = getattr(step_fn, 'uses_unlabeled', False)
     if uses_unlabeled != (cfg.method == 'uda'):
         raise ConfigError(f"cfg.method is {cfg.method!r} but step_fn {getattr(step_fn, '__name__', step_fn)} {'uses' if uses_unlabeled else 'ignores'} unlabeled images; "
                           "pass uda_step for method 'uda' and supervised_step for 'sup' (experiment.STEP_FNS maps them)")
     device = get_device(cfg.device) if device is None else torch.device(device)
-    check_step_memory(model, cfg, device, data.nbytes())   # before any work
+    check_speed_options(cfg, device); check_step_memory(model, cfg, device, data.nbytes())   # before any work
     seed_everything(cfg.seed)
-    run = Run(model.to(device), data.to(device), cfg, step_fn, device,
+    model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+    run = Run(model, data.to(device), cfg, step_fn, device,
               [Recorder(log_every), Validation(), StopOnNonFinite(), *([ProgressBar()] if show_progress else []), *cbs])
+    if cfg.compile: run.step_model = torch.compile(model)   # the step runs compiled; weights, checkpoints and the EMA stay `model`'s
     try:
         run('before_fit')
         for run.step in range(run.start, cfg.steps):
@@ -194,8 +196,9 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step,
             il = run.parts['labeled_sampler'].next().to(device)
             xu = run.pool[run.parts['unlabeled_sampler'].next().to(device)] if cfg.method == 'uda' else None
             teacher = dict(teacher=run.ema.module) if cfg.teacher == 'ema' and cfg.method == 'uda' else {}   # Mean Teacher (lesson 10)
-            run.loss, run.logs = step_fn(run.step_model, run.data.x_labeled[il], run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
-                                         run.parts['aug_gen'], run.state, **teacher)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):   # bf16 forward passes; losses reduce in float32
+                run.loss, run.logs = step_fn(run.step_model, run.data.x_labeled[il], run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
+                                             run.parts['aug_gen'], run.state, **teacher)
             run('after_loss')
             run.optimizer.zero_grad(set_to_none=True); run.loss.backward(); run.optimizer.step(); run.scheduler.step()
             if run.ema is not None: run.ema.update_parameters(run.model)
@@ -285,3 +288,12 @@ def check_step_memory(model: nn.Module, cfg: TrainConfig, device, data_bytes: in
         lower = '--unsup_ratio (μ) or --batch_size' if cfg.method == 'uda' else '--batch_size'
         raise ConfigError(f"one training step needs about {need / 2**30:.1f} GiB ({images:,} images per step) but only {have / 2**30:.1f} GiB "
                           f"of {'GPU memory' if torch.device(device).type == 'cuda' else 'RAM'} is available; lower {lower}")
+
+# %% ../nbs/02_baseline.ipynb #e2f5f275
+def check_speed_options(cfg: TrainConfig, device) -> None:
+    "Raise `ConfigError` (one line, naming the fix) when `cfg.amp` cannot run on `device` (a `torch.device` or its name): a CUDA device without bfloat16 support, or a device other than CPU and CUDA. Touches CUDA only when `cfg.amp` asks for it. Defined in lesson 02."
+    device = torch.device(device)
+    if not cfg.amp: return
+    if device.type not in ('cpu', 'cuda'): raise ConfigError(f"--amp (bf16 autocast) runs on cpu and cuda, not {device.type}; drop --amp")
+    if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"--amp uses bfloat16, which {torch.cuda.get_device_name(device)} does not support; drop --amp")

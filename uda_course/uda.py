@@ -20,7 +20,7 @@ __all__ = ['uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy
 
 # %% ../nbs/04_uda.ipynb #a2aee7cb
 def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0, class_weights: torch.Tensor | None = None):
-    "Target and mask from logits of the clean unlabeled images (float (B, K)). Returns `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max softmax(logits) > β, bool (B,). `class_weights` (float (K,) > 0, optional) multiplies the probabilities first: p·w renormalised = softmax(z + log w) (distribution alignment, below). UDA §3.2. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    "Target and mask from logits of the clean unlabeled images (float (B, K)). Returns `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max softmax(logits) > β, bool (B,). `class_weights` (float (K,) > 0, optional) multiplies the probabilities first: p·w renormalised = softmax(z + log w) (distribution alignment, below). UDA, section *Sharpening Predictions*. Defined in lesson 04 (nbs/04_uda.ipynb)."
     logits_orig = logits_orig.detach().float()
     if class_weights is not None: logits_orig = logits_orig + class_weights.log()
     target = F.softmax(logits_orig / temperature, dim=1)
@@ -29,7 +29,7 @@ def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float 
 
 # %% ../nbs/04_uda.ipynb #61ed25c2
 def consistency_loss(logits_aug: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    "Masked KL(target ‖ softmax(logits_aug)) averaged over the whole batch: scalar float ≥ 0. `logits_aug` float (B, K) (carries the gradient), `target` float (B, K) probabilities, `mask` bool (B,) or None (keep all). Raises ValueError on mismatched shapes. UDA eq. (1), §3.2. Defined in lesson 04."
+    "Masked KL(target ‖ softmax(logits_aug)) averaged over the whole batch: scalar float ≥ 0. `logits_aug` float (B, K) (carries the gradient), `target` float (B, K) probabilities, `mask` bool (B,) or None (keep all). Raises ValueError on mismatched shapes. UDA's objective (Xie et al. 2020, arXiv:1904.12848). Defined in lesson 04."
     if logits_aug.shape != target.shape: raise ValueError(f"logits_aug {tuple(logits_aug.shape)} and target {tuple(target.shape)} must have the same shape (B, K)")
     kl = F.kl_div(F.log_softmax(logits_aug.float(), dim=1), target, reduction='none').sum(1)  # Σ p(log p − log q), 0·log 0 = 0
     if mask is not None: kl = kl * mask.float()
@@ -37,14 +37,14 @@ def consistency_loss(logits_aug: torch.Tensor, target: torch.Tensor, mask: torch
 
 # %% ../nbs/04_uda.ipynb #e761b764
 def tsa_threshold(schedule: str, progress: float, n_classes: int = 10) -> float:
-    "TSA threshold τ_t in [1/K, 1] at training progress in [0, 1]; `schedule` is 'linear', 'exp', 'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA §3.3. Defined in lesson 04."
+    "TSA threshold τ_t in [1/K, 1] at training progress in [0, 1]; `schedule` is 'linear', 'exp', 'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA, section *Training Signal Annealing*. Defined in lesson 04."
     p = min(max(float(progress), 0.0), 1.0)
     alphas = {'linear': lambda: p, 'exp': lambda: math.exp(5 * (p - 1)), 'log': lambda: 1 - math.exp(-5 * p), 'none': lambda: 1.0}
     if schedule not in alphas: raise ValueError(f"unknown TSA schedule {schedule!r}; choose one of {', '.join(alphas)}")
     return alphas[schedule]() * (1 - 1 / n_classes) + 1 / n_classes
 
 def tsa_cross_entropy(logits: torch.Tensor, y: torch.Tensor, threshold: float):
-    "Cross-entropy over labeled examples whose correct-class probability is ≤ `threshold`, averaged over the kept ones (at least 1). `logits` float (B, K), `y` int64 (B,). Returns (loss scalar, kept fraction in [0, 1]). UDA §3.3. Defined in lesson 04."
+    "Cross-entropy over labeled examples whose correct-class probability is ≤ `threshold`, averaged over the kept ones (at least 1). `logits` float (B, K), `y` int64 (B,). Returns (loss scalar, kept fraction in [0, 1]). UDA, section *Training Signal Annealing*. Defined in lesson 04."
     ce = F.cross_entropy(logits, y, reduction='none')
     keep = (torch.exp(-ce.detach()) <= threshold).float()   # exp(−CE) is the correct-class probability
     return (ce * keep).sum() / keep.sum().clamp_min(1), keep.mean()
@@ -60,7 +60,7 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum(1).mean()
 
 def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: float = 0.99) -> torch.Tensor:
-    "Update the running mean prediction `state['p_model']` (float (K,), starts uniform) with softmax of the clean unlabeled logits (float (B, K), detached) and return the class weights w = (1/K)/p̄, float (K,). ReMixMatch §3.2. Defined in lesson 04."
+    "Update the running mean prediction `state['p_model']` (float (K,), starts uniform) with softmax of the clean unlabeled logits (float (B, K), detached) and return the class weights w = (1/K)/p̄, float (K,). ReMixMatch, section *Distribution Alignment*. Defined in lesson 04."
     p = F.softmax(logits_orig.detach().float(), dim=1).mean(0)
     p_bar = momentum * state.get('p_model', torch.full_like(p, 1 / len(p))) + (1 - momentum) * p
     state['p_model'] = p_bar
@@ -68,7 +68,7 @@ def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: flo
 
 # %% ../nbs/04_uda.ipynb #bdeff806
 def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
-    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment). The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch §3.1); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA eq. (1). Defined in lesson 04 (nbs/04_uda.ipynb)."
+    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment). The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."
     strong = lambda x: rand_augment(x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
                                     cfg.cutout, cfg.cutout_count, cfg.elastic_alpha, cfg.elastic_p)
     x_aug = strong(xu)                                              # strong view x̂, per image
