@@ -43,7 +43,7 @@ def main(argv):
     table = spread.merge(split0.reset_index(), on=['model', 'method'], how='left')
     md = (f"# Spread of the quick preset's runs\n\nEMA test accuracy on all 10,000 test images; one row per model and method over the run "
           f"folders listed in `{out.name}`. Made by `python experiments/quick_spread.py {' '.join(argv)}`.\n\n"
-          + table.to_markdown(index=False, floatfmt='.4f') + '\n')
+          + table.astype(object).where(table.notna(), None).to_markdown(index=False, floatfmt='.4f', missingval='–') + '\n')
     out.with_suffix('.md').write_text(md)
     print(md)
 

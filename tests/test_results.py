@@ -46,3 +46,23 @@ def test_readme_include_drops_the_included_files_title(tmp_path):
     assert mr.included(f) == "MNIST, 100 labels.\n\n| a |\n|--|\n| 1 |"
     f.write_text("| preset |\n|--|\n| # not a title |\n")
     assert mr.included(f) == "| preset |\n|--|\n| # not a title |"       # no title: unchanged
+
+
+# ---------------------------------------------------------------- the committed quick runs (README, `uda_reproduce` prints a run beside them)
+from pathlib import Path
+from uda_course.experiment import REFERENCE_RESULTS, reference_spread, results_table
+
+def test_quick_spread_lists_the_committed_run_folders_as_they_are():
+    spread = pd.read_csv(REFERENCE_RESULTS/'quick'/'spread.csv')
+    root = REFERENCE_RESULTS.parent
+    for r in spread.itertuples():
+        final = json.loads((root/r.run/'final.json').read_text())
+        assert (final['model'], final['seed'], final['test_acc'], final['test_acc_ema']) == (r.model, r.seed, r.test_acc, r.test_acc_ema), r.run
+    assert set(spread.threads) == {1, 2} and len(spread.groupby(['model', 'method'])) == 4         # both thread counts, every row of the preset
+
+def test_the_readme_run_lies_inside_the_committed_range_of_its_split():
+    finals = [json.loads(f.read_text()) for f in sorted((REFERENCE_RESULTS/'quick'/'quick-seed0').glob('*/final.json'))]
+    side = reference_spread(results_table(finals), 'quick', 0)
+    for r in side.itertuples():
+        lo, hi = map(float, r[4].split(' ')[0].split('–'))                # 'committed, split 0': 'min–max (n)'
+        assert lo <= r.this_run <= hi, (r.model, r.method)

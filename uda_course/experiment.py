@@ -20,7 +20,7 @@ from .core import ConfigError, TrainConfig, get_device
 from .data import SSLData, fetch_mnist, load_ssl_data
 from .train import Callback, SimpleCNN, check_step_memory, fit, accuracy, predict, plot_history, plot_confusion, classification_table
 from .augment import supervised_step
-from .checkpoint import Checkpointer, Resume, TrainingInterrupted, config_diff, load_checkpoint
+from .checkpoint import RESULT_NEUTRAL_KEYS, Checkpointer, Resume, TrainingInterrupted, config_diff, load_checkpoint
 from .uda import uda_step
 from .best_cnn import BestMNISTCNN, LeanCNN
 from .provenance import provenance
@@ -202,14 +202,14 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
 
 # %% ../nbs/06_experiments.ipynb #8ff49744
 def collect_runs(folder) -> pd.DataFrame:
-    "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs. Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
+    "One row per finished run folder (holding `final.json` and `config.json`) directly under `folder`: `run` (folder name), the final metrics, and the config keys whose values differ between the runs, except those of `RESULT_NEUTRAL_KEYS` (lesson 07: `checkpoint_every`, which changes no result). Raises `ConfigError` if `folder` holds no finished run. Defined in lesson 06."
     folder, rows, cfgs = Path(folder), [], []
     for d in sorted(p for p in folder.iterdir() if (p/'final.json').exists() and (p/'config.json').exists()) if folder.is_dir() else []:
         rows.append(dict(run=d.name, **json.loads((d/'final.json').read_text())))
         cfgs.append(json.loads((d/'config.json').read_text())['config'])
     if not rows: raise ConfigError(f"no finished run folder (with final.json) under {folder}; run the sweep first")
     cfg_df = pd.DataFrame(cfgs)
-    varying = [c for c in cfg_df if cfg_df[c].astype(str).nunique() > 1 and c not in ('checkpoint_every',)]
+    varying = [c for c in cfg_df if cfg_df[c].astype(str).nunique() > 1 and c not in RESULT_NEUTRAL_KEYS]
     df = pd.DataFrame(rows)
     return pd.concat([df[['run']], cfg_df[[c for c in varying if c not in df]], df.drop(columns='run')], axis=1)
 
