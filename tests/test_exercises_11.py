@@ -155,7 +155,7 @@ def test_l06a_ex5_every_trainconfig_field_is_a_flag():
     params = set(inspect.signature(cli.uda_train.__wrapped__).parameters)
     assert {f.name for f in fields(TrainConfig)} - params == set()
     assert params - {f.name for f in fields(TrainConfig)} == {'preset', 'data_root', 'out', 'name', 'overwrite', 'resume',
-                                                               'allow_config_change', 'diagnostics', 'tensorboard', 'quiet'}
+                                                               'allow_config_change', 'diagnostics', 'tensorboard', 'n_test', 'quiet'}
 
 
 # ---------------------------------------------------------------- lesson 11

@@ -1,6 +1,7 @@
 """Write README.md from nbs/index.ipynb (quarto, which nbdev_readme needs, cannot be installed here).
 
-Markdown cells are copied as they are; code cells become ```python blocks; cells marked `#| hide` are skipped.
+Markdown cells are copied as they are; code cells become ```python blocks; cells marked `#| hide` are skipped, and so is
+the note that `make lessons` puts under the title (cell id `executed`: when and where the notebook was executed).
 A markdown line `<!-- include: PATH -->` (PATH relative to the repository root) is replaced by that file's text (less its `# ` title line, if any), so the
 README's results tables are the very files the runs wrote (results/...).
 `--check` exits 1 when README.md is not what index.ipynb gives (used by .ci/check-sync).
@@ -22,7 +23,7 @@ def render() -> str:
     parts = []
     for c in nb.cells:
         src = c.source.strip()
-        if not src or src.startswith('#| hide') or src.startswith('#|hide'): continue
+        if not src or c.get('id') == 'executed' or src.startswith('#| hide') or src.startswith('#|hide'): continue
         if c.cell_type == 'code': src = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
         if c.cell_type == 'markdown': src = re.sub(r'<!-- include: (\S+) -->', lambda m: included(root/m[1]), src)
         parts.append(src if c.cell_type == 'markdown' else f"```python\n{src}\n```")

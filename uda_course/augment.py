@@ -18,8 +18,9 @@ from .data import normalize
 from .train import forward_views   # lesson 02
 
 # %% auto #0
-__all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan', 'elastic_displacement',
-           'elastic_distort', 'apply_plan', 'rand_augment', 'apply_op', 'reference_op', 'rand_augment_reference',
+__all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'NO_MAGNITUDE_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan',
+           'elastic_displacement', 'elastic_distort', 'apply_plan', 'rand_augment', 'apply_op', 'reference_op',
+           'fmt_num', 'figure_png', 'augment_explorer_key', 'augment_explorer_figure', 'rand_augment_reference',
            'weak_augment', 'supervised_step']
 
 # %% ../nbs/03_augment.ipynb #0d9324e7
@@ -458,6 +459,55 @@ def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1
         y1, x1 = min(cy - s // 2 + s, H), min(cx - s // 2 + s, W)
         return F.erase(img, y0, x0, max(y1 - y0, 0), max(x1 - x0, 0), torch.tensor(0, dtype=img.dtype))
     raise ValueError(f"reference_op: unknown op {name!r}; choose from {', '.join(RANDAUG_OPS)}")
+
+# %% ../nbs/03_augment.ipynb #447b0ca0
+NO_MAGNITUDE_OPS = tuple(k for k, s in RANDAUG_OPS.items() if s.low == s.high)   # their magnitude changes nothing
+
+def fmt_num(v, digits: int = 2) -> str:
+    "`v` (a float) rounded to `digits` decimals, without trailing zeros, for titles: 0.39999999999999997 -> '0.4', 1.0 -> '1', 0.05 -> '0.05'. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    s = f"{float(v):.{int(digits)}f}"
+    if '.' in s: s = s.rstrip('0').rstrip('.')
+    return '0' if s == '-0' else s
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    "PNG bytes of the matplotlib figure `fig` at exactly its own size (no tight bounding box: a longer title never resizes or shifts it) and without software metadata (the same figure gives the same bytes); closes `fig`. Defined in lesson 03."
+    import io, matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=dpi, metadata={'Software': None})
+    plt.close(fig)
+    return buf.getvalue()
+
+def augment_explorer_key(saved, op: str, magnitude: float, n_ops: int, seed: int, sample_magnitude: bool) -> tuple:
+    "Index of one explorer setting into the arrays of `saved` (`results/explorers/augment_predictions.npz`, loaded with `np.load`): (op, magnitude, N, seed, sample_magnitude). Raises KeyError for a setting outside the saved grid. Defined in lesson 03."
+    ops, mags, ns, seeds = list(saved['ops']), list(saved['magnitudes']), list(saved['n_ops']), list(saved['seeds'])
+    if op not in ops or float(magnitude) not in mags or n_ops not in ns or seed not in seeds:
+        raise KeyError(f"no saved predictions for op={op!r}, magnitude={magnitude}, n_ops={n_ops}, seed={seed}")
+    return ops.index(op), mags.index(float(magnitude)), ns.index(n_ops), seeds.index(seed), int(bool(sample_magnitude))
+
+def augment_explorer_figure(views: torch.Tensor, saved, op: str, magnitude: float, n_ops: int, seed: int, sample_magnitude: bool):
+    "Figure of fixed size (12 × 2.7 in) of the explorer: the 16 images `saved['x']` (uint8 (16, 1, H, W)) in the top row, their `views` (what `rand_augment` made of them at this setting) below, the setting as a left-aligned title (\"no magnitude\" for an op that has none), and under each view the digit the trained network reads in it with its confidence (`saved['pred']`, `saved['conf']`), green when it is the image's label (`saved['y_hidden']`), red when not. `saved`: the loaded `augment_predictions.npz`. Returns the figure. Defined in lesson 03."
+    import matplotlib.pyplot as plt
+    from uda_course.data import show_images
+    x, y_true = torch.as_tensor(saved['x']), saved['y_hidden']
+    key = augment_explorer_key(saved, op, magnitude, n_ops, seed, sample_magnitude)
+    pred, conf = saved['pred'][key], saved['conf'][key]
+    m = 'no magnitude' if op in NO_MAGNITUDE_OPS else f"M = {fmt_num(magnitude, 1)}{' (each drawn in [0, M])' if sample_magnitude else ''}"
+    n = len(x)
+    fig = plt.figure(figsize=(12, 2.7))
+    ax = fig.add_axes((0.03, 0.2, 0.96, 0.66))
+    show_images(torch.cat([x, views]), nrow=n, ax=ax)
+    ax.set_title(f"{op}, N = {n_ops}, {m}, seed {seed}", loc='left', fontsize=10, family='monospace')
+    side = x.shape[-1] + 1                                  # make_grid's cell: image + 1 px padding
+    for r, name in enumerate(('original', 'view')):
+        ax.text(-2, side * r + side / 2, name, ha='right', va='center', fontsize=8, rotation=90)
+    good = pred == y_true
+    for k in range(n):
+        ax.text(side * k + side / 2, 2 * side + 3, f"{int(pred[k])} {int(conf[k]):3d}%", ha='center', va='top', fontsize=8,
+                family='monospace', color='tab:green' if good[k] else 'tab:red', clip_on=False)
+    fig.text(0.03, 0.04, f"under each view: the digit the trained simple CNN of lesson 04 reads, and its confidence; "
+             f"{int(good.sum())} of {n} read as their own digit (green), {n - int(good.sum())} as another (red)", fontsize=9)
+    return fig
+
 
 # %% ../nbs/03_augment.ipynb #0b7b6b38
 def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9, generator=None) -> torch.Tensor:

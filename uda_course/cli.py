@@ -73,6 +73,7 @@ def uda_train(
     allow_config_change: Param("with --resume: accept flags that change the checkpoint's settings", store_true) = False,
     diagnostics: Param("UDA runs: log the targets' quality against the hidden labels at every evaluation (lesson 10)", bool_arg) = True,
     tensorboard: Param("also log every metric for TensorBoard under RUN_DIR/tensorboard (needs pip install tensorboard)", store_true) = False,
+    n_test: Param("evaluate on the first N test images only, a smoke test's shortcut recorded in final.json (default: all 10,000)", int) = None,
     quiet: Param("no progress bar", store_true) = False):
     "Train one model (supervised or UDA) on MNIST with few labels; writes OUT/NAME/. Launched by torchrun, one run on all its processes, with global batch sizes (lesson 11)."
     args = {k: v for k, v in locals().items() if k in TrainConfig.__dataclass_fields__ and v is not None}
@@ -104,7 +105,7 @@ def uda_train(
         if int(os.environ.get('WORLD_SIZE', 1)) > 1:              # launched by torchrun: one of several processes (lesson 11)
             from uda_course.distributed import train_distributed as train
         final = train(cfg, run_dir, data=data, data_root=data_root, overwrite=overwrite, show_progress=not quiet,
-                      resume=resume is not None, allow_config_change=allow_config_change, cbs=cbs)
+                      resume=resume is not None, allow_config_change=allow_config_change, cbs=cbs, n_test=n_test)
         if final is not None: print(json.dumps(final, indent=2)); print(f"run folder: {run_dir}")   # rank 0 only
     _cli_errors(main)
 
@@ -116,20 +117,21 @@ def uda_reproduce(
     data_root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
     overwrite: Param("run finished rows again", store_true) = False,
     reuse: Param("keep finished rows as they are", store_true) = False,
+    n_test: Param("evaluate the rows it trains on the first N test images only, a smoke test's shortcut (default: all 10,000)", int) = None,
     quiet: Param("no progress bars", store_true) = False):
     "Reproduce the report's four-row table (simple/best × supervised/UDA) on one label split (--seed) or several (--seeds, mean ± std); prints it and writes OUT/PRESET-seedSEED/results.md (and OUT/PRESET-NsplitS.md). For one split of a preset with committed runs (`results/PRESET/spread.csv`, e.g. quick), also prints the run beside them."
     def main():
         if seed is not None and seeds is not None: raise ConfigError("--seed (one split) and --seeds (several) contradict each other; pass one of them")
         if seed is not None or (seeds is None and PRESET_SEEDS.get(preset, 5) == 1):
             s = 0 if seed is None else seed
-            table = reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress=not quiet)
+            table = reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress=not quiet, n_test=n_test)
             print((Path(out)/f"{preset}-seed{s}"/'results.md').read_text())
             side = reference_spread(table, preset, s)     # lesson 06: is this run normal?
             if side is not None:
                 print(f"Your run beside the committed runs of this preset (EMA test accuracy: min–max (number of runs); "
                       f"results/{preset}/spread.md says how they were made):\n\n{side.to_markdown(index=False, floatfmt='.4f')}")
         else:
-            t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse, show_progress=not quiet)
+            t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse, show_progress=not quiet, n_test=n_test)
             print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
 

@@ -163,7 +163,7 @@ def load_ssl_data(root=None, n_labeled: int = 100, n_val: int = 1000, seed: int 
 
 # %% ../nbs/01_data.ipynb #827edbe9
 def plot_class_counts(y_sets: dict, ax=None):
-    "Grouped bar plot (seaborn) of class counts, one group per named label tensor in `y_sets` ({name: int64 (N,)}). Returns the axes. Defined in lesson 01."
+    "Grouped bar plot (seaborn) of class counts, one group per named label tensor in `y_sets` ({name: int64 (N,)}). Legend outside the axes, on the right. Returns the axes. Defined in lesson 01."
     import matplotlib.pyplot as plt, pandas as pd, seaborn as sns
     rows = [dict(set=name, digit=d, count=int(c)) for name, y in y_sets.items()
             for d, c in enumerate(torch.bincount(y.cpu(), minlength=10))]
@@ -171,6 +171,7 @@ def plot_class_counts(y_sets: dict, ax=None):
     sns.barplot(pd.DataFrame(rows), x='digit', y='count', hue='set', ax=ax)
     ax.set_yscale('log')
     ax.set_title('class counts (log scale)')
+    ax.legend(title='set', loc='upper left', bbox_to_anchor=(1.01, 1), fontsize=8)   # outside the axes: the bars reach the top
     return ax
 
 # %% ../nbs/01_data.ipynb #2b8bcf0e

@@ -15,7 +15,7 @@ from .core import ConfigError, TrainConfig, get_device
 from .data import load_ssl_data, normalize
 from .train import Callback, check_step_memory, fit
 from .checkpoint import Checkpointer, Resume, TrainingInterrupted, stop_on_sigint
-from .experiment import STEP_FNS, make_model, open_run, run_experiment
+from .experiment import STEP_FNS, _check_n_test, make_model, open_run, run_experiment
 
 
 # %% auto #0
@@ -121,13 +121,13 @@ class DistributedTraining(Callback):
 
 # %% ../nbs/11_distributed.ipynb #cc6b14d3
 def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, overwrite: bool = False, show_progress: bool = True,
-                      resume: bool = False, allow_config_change: bool = False, cbs=()) -> dict | None:
-    "Train `cfg` as this process's share of a `torchrun` launch (see `launch_info`): rank 0 runs `run_experiment(..., cbs=[DistributedTraining(), *cbs])` and returns its final metrics; the other ranks train with `fit` and return None, writing nothing. Every rank refuses a bad launch (`check_launch`), a run folder that `open_run` refuses, bad data or a step too big for memory with `ConfigError` before the processes meet; rank > 0 then exits with status 2 silently, so the line is printed once. `cbs` run on rank 0 only: they may watch and write, but must not stop training (`CancelFit` on one rank leaves the others without a partner until the process group times out). Defined in lesson 11."
+                      resume: bool = False, allow_config_change: bool = False, cbs=(), n_test: int | None = None) -> dict | None:
+    "Train `cfg` as this process's share of a `torchrun` launch (see `launch_info`): rank 0 runs `run_experiment(..., cbs=[DistributedTraining(), *cbs], n_test=n_test)` and returns its final metrics; the other ranks train with `fit` and return None, writing nothing. Every rank refuses a bad launch (`check_launch`), a run folder that `open_run` refuses, bad data or a step too big for memory with `ConfigError` before the processes meet; rank > 0 then exits with status 2 silently, so the line is printed once. `cbs` run on rank 0 only: they may watch and write, but must not stop training (`CancelFit` on one rank leaves the others without a partner until the process group times out). Defined in lesson 11."
     rank, world, local = launch_info()
     device = get_device(cfg.device)
     if device.type == 'cuda': torch.cuda.set_device(local)        # this process's GPU: 'cuda' now means cuda:LOCAL_RANK
     try:
-        check_launch(cfg, world, device)
+        check_launch(cfg, world, device); _check_n_test(n_test)
         ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
         if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)
         check_step_memory(make_model(cfg.model, cfg.seed), cfg, device, data.nbytes())
@@ -138,7 +138,7 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
     try:
         if rank == 0:
             return run_experiment(cfg, run_dir, data=data, overwrite=overwrite, show_progress=show_progress, resume=resume,
-                                  allow_config_change=allow_config_change, cbs=[DistributedTraining(), *cbs])
+                                  allow_config_change=allow_config_change, cbs=[DistributedTraining(), *cbs], n_test=n_test)
         resumed = [Resume(ckpt, run_dir)] if ckpt else []
         try: fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
         except TrainingInterrupted: sys.exit(130)                     # rank 0 says where the checkpoint is

@@ -11,10 +11,12 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'RUN_LOGS'
 # %% ../nbs/06_experiments.ipynb #9d2045b9
 import json, os, platform, sys, time
 from pathlib import Path
+from dataclasses import replace
 from typing import Optional
 
 import pandas as pd
 import torch
+from sklearn.metrics import accuracy_score
 
 from .core import ConfigError, TrainConfig, get_device
 from .data import SSLData, fetch_mnist, load_ssl_data
@@ -63,7 +65,7 @@ PRESETS = {
         ('lean', 'uda'): dict(steps=5000, lr=0.05, batch_size=32, unsup_ratio=2, randaug_m=10, sample_magnitude=True, cutout=0,
                               randaug_pool='geometric', teacher='ema', eval_every=500),
     },
-    'smoke': {(m, k): dict(steps=4, batch_size=8, unsup_ratio=2, eval_every=2) for m in ('simple', 'best') for k in ('sup', 'uda')},
+    'smoke': {(m, k): dict(steps=4, batch_size=8, unsup_ratio=2, eval_every=2, n_val=100) for m in ('simple', 'best') for k in ('sup', 'uda')},
 }
 
 def preset_configs(preset: str = 'quick', **overrides) -> list:
@@ -163,14 +165,16 @@ def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dic
     return history, model, ema, time.time() - t0
 
 def evaluate_run(cfg: TrainConfig, history, model, ema, data: SSLData, step_fn, wall_s: float, device) -> tuple:
-    "Final metrics dict (test accuracy on all test images, raw and EMA; last validation accuracy; wall time) and the test predictions int64 (N,) of the reported model (the EMA when there is one). Defined in lesson 06."
+    "Final metrics dict (test accuracy on all test images of `data`, raw and EMA, from one pass of each model; last validation accuracy; wall time) and the test predictions int64 (N,) of the reported model (the EMA when there is one). Defined in lesson 06."
+    y = data.y_test.cpu().numpy()
+    pred = {k: predict(m, data.x_test).argmax(1) for k, m in (('raw', model), ('ema', ema)) if m is not None}   # one pass per model
     final = dict(model=cfg.model, method=cfg.method, step_fn=step_fn.__name__, report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
-                 test_acc=accuracy(model, data.x_test, data.y_test),
-                 test_acc_ema=accuracy(ema, data.x_test, data.y_test) if ema is not None else None,
+                 test_acc=float(accuracy_score(y, pred['raw'].numpy())),       # what `accuracy` computes, from the same predictions
+                 test_acc_ema=float(accuracy_score(y, pred['ema'].numpy())) if ema is not None else None,
                  val_acc=float(history.val_acc.dropna().iloc[-1]),
                  val_acc_ema=float(history.val_acc_ema.dropna().iloc[-1]) if 'val_acc_ema' in history else None,
                  train_wall_s=round(wall_s, 1), device=str(device))
-    return final, predict(ema if ema is not None else model, data.x_test).argmax(1)
+    return final, pred['ema' if ema is not None else 'raw']
 
 def save_run(run_dir: Path, cfg: TrainConfig, history, model, ema, final: dict, pred, data: SSLData):
     "Write `metrics.csv` (and remove the live file), `classification_report.csv`, `history.png`, `confusion.png`, `model.pt`, and `final.json` last, which marks the run finished. Defined in lesson 06."
@@ -185,17 +189,25 @@ def save_run(run_dir: Path, cfg: TrainConfig, history, model, ema, final: dict, 
     torch.save(weights, run_dir/'model.pt.tmp'); os.replace(run_dir/'model.pt.tmp', run_dir/'model.pt')
     _write_json(run_dir/'final.json', final)
 
+def _check_n_test(n_test):
+    if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or not 0 < n_test <= 10_000):
+        raise ConfigError(f"--n_test must be a number of test images in 1 … 10,000, got {n_test!r}; leave it out to evaluate on all of them")
+
 def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, data_root=None, overwrite: bool = False,
-                   show_progress: bool = True, resume: bool = False, allow_config_change: bool = False, step_fn=None, cbs=()) -> dict:
-    "Train `cfg` and write the run folder `run_dir` (see the table above): `open_run`, then the data and the memory check, then `train_run`, `evaluate_run`, `save_run`. `data` (an `SSLData` for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its `checkpoint.pt`. `step_fn` replaces `STEP_FNS[cfg.method]` (e.g. a report-defect step of lesson 08); its name is recorded in `config.json` and `final.json`. `cbs` are more callbacks for `fit` (lesson 10's `Diagnostics`; `bench/time_to_accuracy.py`'s test curve, which is not used to choose anything). Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split, data or a step too big for memory, and whatever `open_run` refuses. Defined in lesson 06."
+                   show_progress: bool = True, resume: bool = False, allow_config_change: bool = False, step_fn=None, cbs=(),
+                   n_test: int | None = None) -> dict:
+    "Train `cfg` and write the run folder `run_dir` (see the table above): `open_run`, then the data and the memory check, then `train_run`, `evaluate_run`, `save_run`. `data` (an `SSLData` for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its `checkpoint.pt`. `step_fn` replaces `STEP_FNS[cfg.method]` (e.g. a report-defect step of lesson 08); its name is recorded in `config.json` and `final.json`. `cbs` are more callbacks for `fit` (lesson 10's `Diagnostics`; `bench/time_to_accuracy.py`'s test curve, which is not used to choose anything). `n_test` evaluates on the first `n_test` test images only, a shortcut for smoke tests that `final.json` records as `n_test`; by default all 10,000. Returns the final metrics dict (the confusion matrix and classification report are of the EMA model when there is one). Raises `ConfigError` before any training, and before creating the folder, on a bad device, split, data or a step too big for memory, and whatever `open_run` refuses. Defined in lesson 06."
     device, step_fn = get_device(cfg.device), step_fn or STEP_FNS[cfg.method]
+    _check_n_test(n_test)
     ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
     if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)        # bad split/data: refused before any folder exists
     check_step_memory(make_model(cfg.model, cfg.seed), cfg, device, data.nbytes())   # refused before any folder exists
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
     history, model, ema, wall = train_run(cfg, run_dir, data, step_fn, ckpt, device, show_progress, cbs)
+    if n_test is not None: data = replace(data, x_test=data.x_test[:n_test], y_test=data.y_test[:n_test])
     final, pred = evaluate_run(cfg, history, model, ema, data, step_fn, wall, device)
+    if n_test is not None: final['n_test'] = n_test
     save_run(run_dir, cfg, history, model, ema, final, pred, data)
     return final
 
@@ -231,22 +243,25 @@ def _check_rows(cfgs, out, preset, seed, overwrite, reuse):
     return root, dirs
 
 def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, device: str = 'auto',
-              overwrite: bool = False, reuse: bool = False, show_progress: bool = True) -> pd.DataFrame:
-    "Run the four configurations of `preset` on label split `seed`, writing `out/<preset>-seed<seed>/<model>-<method>/` and `results.md`. Returns the results table. Raises `ConfigError` before training if a run folder is finished (unless `overwrite` or `reuse`). Defined in lesson 06."
+              overwrite: bool = False, reuse: bool = False, show_progress: bool = True, n_test: int | None = None) -> pd.DataFrame:
+    "Run the four configurations of `preset` on label split `seed`, writing `out/<preset>-seed<seed>/<model>-<method>/` and `results.md`. Returns the results table. `n_test` evaluates the rows it trains on the first `n_test` test images only (a smoke test's shortcut, stated in `results.md`); by default on all 10,000. Raises `ConfigError` before training if a run folder is finished (unless `overwrite` or `reuse`). Defined in lesson 06."
     cfgs = preset_configs(preset, seed=seed, device=device)
     get_device(device)
     if overwrite and reuse: raise ConfigError("--overwrite (run finished rows again) and --reuse (keep them) contradict each other; pass one of them")
+    _check_n_test(n_test)
     root, dirs = _check_rows(cfgs, out, preset, seed, overwrite, reuse)
-    data = load_ssl_data(data_root, cfgs[0].n_labeled, cfgs[0].n_val, seed)
-    for d in dirs:
-        if not (reuse and (d/'final.json').exists()): prepare_run_dir(d, overwrite=True)
+    todo = [not (reuse and (d/'final.json').exists()) for d in dirs]   # rows to train; the others are reused as they are
+    data = load_ssl_data(data_root, cfgs[0].n_labeled, cfgs[0].n_val, seed) if any(todo) else None
+    for d, t in zip(dirs, todo):
+        if t: prepare_run_dir(d, overwrite=True)
     finals = []
-    for c, d in zip(cfgs, dirs):
-        if reuse and (d/'final.json').exists(): finals.append(json.loads((d/'final.json').read_text())); continue
-        finals.append(run_experiment(c, d, data=data, overwrite=True, show_progress=show_progress))
+    for c, d, t in zip(cfgs, dirs, todo):
+        if not t: finals.append(json.loads((d/'final.json').read_text())); continue
+        finals.append(run_experiment(c, d, data=data, overwrite=True, show_progress=show_progress, n_test=n_test))
     table = results_table(finals)
+    evaluated = 'all 10,000 test images' if n_test is None else f"the first {n_test:,} test images"
     md = (f"# Report table reproduced: preset `{preset}`, label split seed {seed}\n\n"
-          f"MNIST, {cfgs[0].n_labeled} labels; test accuracy on all 10,000 test images. Made by `uda_reproduce --preset {preset} --seed {seed}`.\n\n"
+          f"MNIST, {cfgs[0].n_labeled} labels; test accuracy on {evaluated}. Made by `uda_reproduce --preset {preset} --seed {seed}{'' if n_test is None else f' --n_test {n_test}'}`.\n\n"
           + table.to_markdown(index=False, floatfmt=('', '', '', '.4f', '.4f', '.2f', '.0f')) + '\n')
     (root/'results.md').write_text(md)
     return table
@@ -264,19 +279,20 @@ def seeds_table(per_seed: dict) -> pd.DataFrame:
     return out.reset_index()
 
 def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs', data_root=None, device: str = 'auto',
-                    overwrite: bool = False, reuse: bool = False, show_progress: bool = True) -> pd.DataFrame:
-    "`reproduce` on label splits 0 … `seeds`−1 (default `PRESET_SEEDS[preset]`), then `seeds_table`, also written to `out/<preset>-<seeds>splits.md` with every run folder listed. Finished runs of any split are refused before any training (unless `overwrite` or `reuse`). Defined in lesson 06."
+                    overwrite: bool = False, reuse: bool = False, show_progress: bool = True, n_test: int | None = None) -> pd.DataFrame:
+    "`reproduce` on label splits 0 … `seeds`−1 (default `PRESET_SEEDS[preset]`; `n_test` as in `reproduce`), then `seeds_table`, also written to `out/<preset>-<seeds>splits.md` with every run folder listed. Finished runs of any split are refused before any training (unless `overwrite` or `reuse`). Defined in lesson 06."
     n = PRESET_SEEDS.get(preset, 5) if seeds is None else seeds
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ConfigError(f"--seeds must be a positive number of label splits, got {seeds!r}")
     if overwrite and reuse: raise ConfigError("--overwrite (run finished rows again) and --reuse (keep them) contradict each other; pass one of them")
     for s in range(n): _check_rows(preset_configs(preset, seed=s, device=device), out, preset, s, overwrite, reuse)
-    per_seed = {s: reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress) for s in range(n)}
+    per_seed = {s: reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress, n_test) for s in range(n)}
     table = seeds_table(per_seed)
     folders = '\n'.join(f"- `{Path(out)/f'{preset}-seed{s}'}/`" for s in range(n))
     fmt = table.assign(test_acc=[f"{m:.4f} ± {sd:.4f}" if n > 1 else f"{m:.4f}" for m, sd in zip(table.test_acc_mean, table.test_acc_std)],
                        test_acc_ema=[f"{m:.4f} ± {sd:.4f}" if n > 1 else f"{m:.4f}" for m, sd in zip(table.test_acc_ema_mean, table.test_acc_ema_std)])
-    md = (f"# Preset `{preset}` over {n} label split(s)\n\nMNIST, test accuracy on all 10,000 test images, mean ± std over label splits 0–{n - 1}. "
-          f"Made by `uda_reproduce --preset {preset} --seeds {n}`.\n\n"
+    evaluated = 'all 10,000 test images' if n_test is None else f"the first {n_test:,} test images"
+    md = (f"# Preset `{preset}` over {n} label split(s)\n\nMNIST, test accuracy on {evaluated}, mean ± std over label splits 0–{n - 1}. "
+          f"Made by `uda_reproduce --preset {preset} --seeds {n}{'' if n_test is None else f' --n_test {n_test}'}`.\n\n"
           + fmt[['model', 'method', 'steps', 'n_splits', 'test_acc', 'test_acc_ema', 'report', 'train_wall_s_mean']].to_markdown(index=False, floatfmt=('', '', '.0f', '.0f', '', '', '.2f', '.0f'))
           + f"\n\nRun folders (one per split, each with its own results.md):\n{folders}\n")
     (Path(out)/f"{preset}-{n}splits.md").write_text(md)

@@ -16,7 +16,7 @@ from .train import forward_views
 
 # %% auto #0
 __all__ = ['uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy', 'lam_at', 'entropy', 'distribution_alignment',
-           'uda_step']
+           'uda_step', 'targets_explorer_figure']
 
 # %% ../nbs/04_uda.ipynb #a2aee7cb
 def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0, class_weights: torch.Tensor | None = None):
@@ -91,3 +91,40 @@ def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Ge
                       tsa_threshold=tsa_eta, lam=lam, entropy=ent.detach())
 
 uda_step.uses_unlabeled = True   # `fit` draws an unlabeled batch for it
+
+# %% ../nbs/04_uda.ipynb #42dccfd4
+def targets_explorer_figure(saved: dict, temperature: float = 0.4, beta: float = 0.8):
+    "Figure of fixed size (12 × 4.6 in) of the explorer, from `saved` (the dict in `results/explorers/uda_logits.pt`): for its B unlabeled images `x` and augmented views `x_aug` (uint8 (B, 1, H, W)), the targets `uda_target(z_clean, T, β)` as a heatmap (masked rows hatched), and the per-image KL(target ‖ softmax(z_aug)), 0 when masked, on an axis that does not change with T and β; `z_clean`, `z_aug` float (B, K) logits; rows are labelled with `y_hidden` (int64 (B,)) when present. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    x, x_aug, z_clean, z_aug = saved['x'], saved['x_aug'], saved['z_clean'], saved['z_aug']
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from uda_course.augment import fmt_num
+    from uda_course.data import show_images
+    kl = lambda t: F.kl_div(F.log_softmax(z_aug.float(), 1), t, reduction='none').sum(1)
+    target, mask = uda_target(z_clean, temperature, beta)
+    per_image = kl(target) * mask
+    B, K = target.shape
+    xmax = 1.1 * max(float(kl(uda_target(z_clean, t)[0]).max()) for t in (0.05, 0.1, 0.2, 0.5, 1.0)) + 1e-3
+    W, H, row = 12, 4.6, 3.2 / B                                      # inches; every row of every panel is `row` tall
+    fig = plt.figure(figsize=(W, H))
+    box = lambda x0, w: fig.add_axes((x0 / W, 0.6 / H, w / W, B * row / H))
+    a0, a, b = box(0.45, 2 * row), box(1.45, 6.0), box(8.2, 3.5)
+    show_images(torch.stack([x, x_aug], 1).flatten(0, 1), nrow=2, ax=a0)
+    a0.set_aspect('auto'); a0.set_title('image | view', fontsize=9)
+    a.imshow(target.numpy(), cmap='Blues', vmin=0, vmax=1, aspect='auto', extent=(0, K, B, 0))
+    for r in range(B):
+        for k in range(K):
+            if target[r, k] > 0.05: a.text(k + 0.5, r + 0.5, f"{target[r, k]:.2f}".lstrip('0'), ha='center', va='center', fontsize=7,
+                                           color='white' if target[r, k] > 0.6 else 'black')
+        if not mask[r]: a.add_patch(Rectangle((0, r), K, 1, fill=False, hatch='//', edgecolor='grey', lw=0))
+    a.set(xticks=[k + 0.5 for k in range(K)], xticklabels=range(K), yticks=[r + 0.5 for r in range(B)], xlabel='digit',
+          yticklabels=saved['y_hidden'].tolist() if 'y_hidden' in saved else range(B), ylabel='label (hidden from training)' if 'y_hidden' in saved else '')
+    a.tick_params(labelsize=8)
+    a.set_title(f"targets at T = {fmt_num(temperature)}, β = {fmt_num(beta)}: {int(mask.sum())} of {B} pass (hatched: masked)", loc='left', fontsize=10)
+    b.barh([r + 0.5 for r in range(B)], per_image.numpy(), height=0.8, color='tab:blue')
+    b.set(ylim=(B, 0), yticks=[], xlim=(0, xmax), xlabel='KL(target ‖ augmented), 0 if masked')
+    b.set_title(f"batch loss {float(consistency_loss(z_aug, target, mask)):.3f}", loc='left', fontsize=10)
+    fig.text(0.45 / W, 1 - 0.25 / H, f"trained simple CNN: {saved['steps']:,} UDA steps, test accuracy {saved['test_acc']:.4f}; "
+             f"its logits on {B} unlabeled images and one augmented view of each", fontsize=10, va='center')
+    return fig
+

@@ -1,0 +1,99 @@
+"""Execute the lessons in place, in full mode, so that they are committed with their outputs (`make lessons`).
+
+Each notebook of `nbs/` (or the ones named) runs top to bottom in a fresh kernel, from `nbs/` as working directory, with
+`IN_TEST` and `UDA_FAST` removed from the environment (full mode: lessons whose full runs would take hours read the
+committed results instead, and say so). Widget state is stored, so a saved explorer still renders in JupyterLab.
+A notebook is written only when every cell ran; it is written cleaned by `nbdev_clean` (so `.ci/check-sync` passes) and
+gets a note under its title: when, from which commit, on what machine and in how long it was executed.
+
+    python tools/execute_lessons.py [NOTEBOOK ...] [--timeout SECONDS] [--jobs N]
+
+Prints one line per notebook (seconds, size) and the total wall time.
+"""
+import argparse, os, platform, re, subprocess, sys, tempfile, time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+root = Path(__file__).resolve().parents[1]
+NOTE_ID = 'executed'  # the id of the note cell, so that re-executing replaces it instead of adding a second one
+
+def machine() -> str:
+    "Platform, CPU model and core count, e.g. 'Linux x86_64, AMD EPYC, 2 CPU cores'."
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPU cores"
+
+def commit() -> str:
+    "Short commit of the checkout, with '+ uncommitted changes' when the lessons or the library differ from it."
+    git = lambda *a: subprocess.run(['git', *a], cwd=root, capture_output=True, text=True).stdout.strip()
+    sha = git('rev-parse', '--short', 'HEAD') or 'unknown'
+    dirty = git('status', '--porcelain', '--', 'nbs', 'uda_course', 'results', 'experiments')
+    return f"`{sha}`" + (' + uncommitted changes' if dirty else '')
+
+def note(seconds: float, threads: int) -> str:
+    import torch
+    when = datetime.now(timezone.utc).strftime('%Y-%m-%d')
+    return (f"*Executed on {when} from commit {commit()} on {machine()} (torch {torch.__version__}, "
+            f"{threads} thread{'s' * (threads > 1)}), in {seconds:.0f} s, in full mode. "
+            "`make lessons` re-executes every lesson in place; `make test` runs them in fast mode and changes no file.*")
+
+def set_note(nb, text: str):
+    "Put the note right under the title cell, replacing an older one."
+    nb.cells = [c for c in nb.cells if c.get('id') != NOTE_ID]
+    cell = nbformat.v4.new_markdown_cell(text); cell['id'] = NOTE_ID
+    nb.cells.insert(1, cell)
+
+class LessonClient(NotebookClient):
+    "nbclient's executor, but cells marked `#| eval: false` stay unrun, as under nbdev_test (e.g. the index's example run)."
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type == 'code' and re.search(r'^#\|\s*eval:\s*false', cell.source, re.M): return cell
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+def execute(path: Path, timeout: int, threads: int = 0) -> float:
+    "Execute `path` in place (`threads` > 0: torch's thread count in the kernel); raises, leaving the file as it was, when a cell fails."
+    import torch
+    nb = nbformat.read(path, as_version=4)
+    env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'UDA_FAST')}
+    if threads: env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    t0 = time.time()
+    LessonClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
+                 store_widget_state=True).execute(env=env)  # the kernel gets exactly this environment
+    seconds = time.time() - t0
+    set_note(nb, note(seconds, threads or torch.get_num_threads()))
+    # write next to the lesson, clean it as nbdev_clean would, then rename: an interrupted run never leaves half a notebook
+    with tempfile.NamedTemporaryFile('w', dir=path.parent, prefix='.executing-', suffix='.ipynb', delete=False, encoding='utf-8') as f:
+        nbformat.write(nb, f)
+    try:
+        subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', f.name], cwd=root, check=True)
+        os.replace(f.name, path)
+    finally: Path(f.name).unlink(missing_ok=True)
+    return seconds
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('notebooks', nargs='*', help='notebooks to execute (default: every nbs/*.ipynb)')
+    ap.add_argument('--timeout', type=int, default=3600, help='seconds one cell may run')
+    ap.add_argument('--jobs', type=int, default=1, help='lessons executed at once, each kernel with one thread when > 1')
+    a = ap.parse_args(argv)
+    if a.jobs < 1: sys.exit(f"--jobs must be at least 1, got {a.jobs}")
+    paths = [Path(p).resolve() for p in a.notebooks] or sorted((root/'nbs').glob('*.ipynb'))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing: sys.exit(f"no such notebook: {', '.join(missing)}")
+    t0, failed = time.time(), []
+    with ProcessPoolExecutor(a.jobs) as pool:  # one process per lesson at a time; each starts its own kernel
+        jobs = {pool.submit(execute, p, a.timeout, 1 if a.jobs > 1 else 0): p for p in paths}
+        for job in as_completed(jobs):
+            p = jobs[job]
+            try: print(f"{p.name}: {job.result():.0f} s, {p.stat().st_size / 1e3:.0f} kB", flush=True)
+            except Exception as e:  # keep going: the other lessons are independent
+                failed.append(p.name); print(f"{p.name}: FAILED, left unchanged ({type(e).__name__}: {str(e)[:2000]})", flush=True)
+    print(f"total: {time.time() - t0:.0f} s for {len(paths)} notebooks" + (f"; failed: {', '.join(failed)}" if failed else ''))
+    sys.exit(1 if failed else 0)
+
+if __name__ == '__main__': main()
