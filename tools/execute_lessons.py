@@ -36,10 +36,10 @@ def commit() -> str:
     dirty = git('status', '--porcelain', '--', 'nbs', 'uda_course', 'results', 'experiments')
     return f"`{sha}`" + (' + uncommitted changes' if dirty else '')
 
-def note(seconds: float, threads: int) -> str:
+def note(seconds: float, threads: int, source: str) -> str:
     import torch
     when = datetime.now(timezone.utc).strftime('%Y-%m-%d')
-    return (f"*Executed on {when} from commit {commit()} on {machine()} (torch {torch.__version__}, "
+    return (f"*Executed on {when} from commit {source} on {machine()} (torch {torch.__version__}, "
             f"{threads} thread{'s' * (threads > 1)}), in {seconds:.0f} s, in full mode. "
             "`make lessons` re-executes every lesson in place; `make test` runs them in fast mode and changes no file.*")
 
@@ -61,11 +61,11 @@ def execute(path: Path, timeout: int, threads: int = 0) -> float:
     nb = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'UDA_FAST')}
     if threads: env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    t0 = time.time()
+    t0, source = time.time(), commit()  # the code the kernel imports is the code of this moment
     LessonClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
                  store_widget_state=True).execute(env=env)  # the kernel gets exactly this environment
     seconds = time.time() - t0
-    set_note(nb, note(seconds, threads or torch.get_num_threads()))
+    set_note(nb, note(seconds, threads or torch.get_num_threads(), source))
     # write next to the lesson, clean it as nbdev_clean would, then rename: an interrupted run never leaves half a notebook
     with tempfile.NamedTemporaryFile('w', dir=path.parent, prefix='.executing-', suffix='.ipynb', delete=False, encoding='utf-8') as f:
         nbformat.write(nb, f)
