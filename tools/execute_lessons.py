@@ -29,11 +29,16 @@ def machine() -> str:
     except (OSError, StopIteration): pass
     return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPU cores"
 
-def commit() -> str:
-    "Short commit of the checkout, with '+ uncommitted changes' when the lessons or the library differ from it."
+def commit(path: Path) -> str:
+    """Short commit of the checkout, with '+ uncommitted changes' when the library, the scripts, the committed results or
+    this lesson's own cells (sources, not outputs) differ from it; other lessons' fresh outputs do not count."""
     git = lambda *a: subprocess.run(['git', *a], cwd=root, capture_output=True, text=True).stdout.strip()
     sha = git('rev-parse', '--short', 'HEAD') or 'unknown'
-    dirty = git('status', '--porcelain', '--', 'nbs', 'uda_course', 'results', 'experiments')
+    dirty = bool(git('status', '--porcelain', '--', 'uda_course', 'experiments', 'results', 'tools'))
+    committed = git('show', f"HEAD:{path.relative_to(root).as_posix()}") if path.is_relative_to(root) else ''
+    sources = lambda nb: [(c.cell_type, c.source) for c in nb.cells if c.get('id') != NOTE_ID]
+    try: dirty = dirty or sources(nbformat.reads(committed, as_version=4)) != sources(nbformat.read(path, as_version=4))
+    except Exception: dirty = True  # not committed yet
     return f"`{sha}`" + (' + uncommitted changes' if dirty else '')
 
 def note(seconds: float, threads: int, source: str) -> str:
@@ -61,7 +66,7 @@ def execute(path: Path, timeout: int, threads: int = 0) -> float:
     nb = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'UDA_FAST')}
     if threads: env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    t0, source = time.time(), commit()  # the code the kernel imports is the code of this moment
+    t0, source = time.time(), commit(path)  # the code the kernel imports is the code of this moment
     LessonClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
                  store_widget_state=True).execute(env=env)  # the kernel gets exactly this environment
     seconds = time.time() - t0
