@@ -67,8 +67,9 @@ def execute(path: Path, timeout: int, threads: int = 0) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'UDA_FAST')}
     if threads: env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     t0, source = time.time(), commit(path)  # the code the kernel imports is the code of this moment
+    log = lambda cell, cell_index, **_: print(f"  {path.name} cell {cell_index} at {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     LessonClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
-                 store_widget_state=True).execute(env=env)  # the kernel gets exactly this environment
+                 store_widget_state=True, on_cell_start=log).execute(env=env)  # the kernel gets exactly this environment
     seconds = time.time() - t0
     set_note(nb, note(seconds, threads or torch.get_num_threads(), source))
     # write next to the lesson, clean it as nbdev_clean would, then rename: an interrupted run never leaves half a notebook
