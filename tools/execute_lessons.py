@@ -54,11 +54,7 @@ def set_note(nb, text: str):
     cell = nbformat.v4.new_markdown_cell(text); cell['id'] = NOTE_ID
     nb.cells.insert(1, cell)
 
-class LessonClient(NotebookClient):
-    "nbclient's executor, but cells marked `#| eval: false` stay unrun, as under nbdev_test (e.g. the index's example run)."
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if cell.cell_type == 'code' and re.search(r'^#\|\s*eval:\s*false', cell.source, re.M): return cell
-        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+SKIP = re.compile(r'^#\|\s*eval:\s*false', re.M)  # cells nbdev_test leaves unrun (e.g. the index's example run)
 
 def execute(path: Path, timeout: int, threads: int = 0) -> float:
     "Execute `path` in place (`threads` > 0: torch's thread count in the kernel); raises, leaving the file as it was, when a cell fails."
@@ -68,8 +64,11 @@ def execute(path: Path, timeout: int, threads: int = 0) -> float:
     if threads: env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     t0, source = time.time(), commit(path)  # the code the kernel imports is the code of this moment
     log = lambda cell, cell_index, **_: print(f"  {path.name} cell {cell_index} at {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    LessonClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
-                 store_widget_state=True, on_cell_start=log).execute(env=env)  # the kernel gets exactly this environment
+    skipped = [i for i, c in enumerate(nb.cells) if c.cell_type == 'code' and SKIP.search(c.source)]
+    for i in skipped: nb.cells[i].cell_type = 'raw'  # nbclient runs code cells only
+    NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
+                   store_widget_state=True, on_cell_start=log).execute(env=env)  # the kernel gets exactly this environment
+    for i in skipped: nb.cells[i].cell_type = 'code'
     seconds = time.time() - t0
     set_note(nb, note(seconds, threads or torch.get_num_threads(), source))
     # write next to the lesson, clean it as nbdev_clean would, then rename: an interrupted run never leaves half a notebook
@@ -92,13 +91,16 @@ def main(argv=None):
     missing = [str(p) for p in paths if not p.is_file()]
     if missing: sys.exit(f"no such notebook: {', '.join(missing)}")
     t0, failed = time.time(), []
-    with ProcessPoolExecutor(a.jobs) as pool:  # one process per lesson at a time; each starts its own kernel
-        jobs = {pool.submit(execute, p, a.timeout, 1 if a.jobs > 1 else 0): p for p in paths}
-        for job in as_completed(jobs):
-            p = jobs[job]
-            try: print(f"{p.name}: {job.result():.0f} s, {p.stat().st_size / 1e3:.0f} kB", flush=True)
-            except Exception as e:  # keep going: the other lessons are independent
-                failed.append(p.name); print(f"{p.name}: FAILED, left unchanged ({type(e).__name__}: {str(e)[:2000]})", flush=True)
+    def report(p, run):
+        try: print(f"{p.name}: {run():.0f} s, {p.stat().st_size / 1e3:.0f} kB", flush=True)
+        except Exception as e:  # keep going: the other lessons are independent
+            failed.append(p.name); print(f"{p.name}: FAILED, left unchanged ({type(e).__name__}: {str(e)[:2000]})", flush=True)
+    if a.jobs == 1:
+        for p in paths: report(p, lambda: execute(p, a.timeout))
+    else:
+        with ProcessPoolExecutor(a.jobs) as pool:  # one process per lesson at a time; each starts its own kernel
+            jobs = {pool.submit(execute, p, a.timeout, 1): p for p in paths}
+            for job in as_completed(jobs): report(jobs[job], job.result)
     print(f"total: {time.time() - t0:.0f} s for {len(paths)} notebooks" + (f"; failed: {', '.join(failed)}" if failed else ''))
     sys.exit(1 if failed else 0)
 
