@@ -51,6 +51,15 @@ def test_note_under_the_title(executed):
     assert nb.cells[1]['id'] == 'executed' and nb.cells[1].source.startswith('*Executed on ')
     assert 'CPU cores' in nb.cells[1].source and ' s, in full mode' in nb.cells[1].source
 
+def test_note_under_a_title_that_is_not_the_first_cell(tmp_path):
+    "A lesson starts with its `#| default_exp` code cell; the note goes under the title, not above it (seen on the site)."
+    m = tool()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('#| default_exp x'), nbformat.v4.new_markdown_cell('# 03 · A lesson\n\n> summary'),
+                nbformat.v4.new_markdown_cell('text')]
+    m.set_note(nb, 'first'); m.set_note(nb, 'second')
+    assert [c.source for c in nb.cells] == ['#| default_exp x', '# 03 · A lesson\n\n> summary', 'second', 'text']
+
 def test_a_failing_lesson_is_left_unchanged_and_reported(executed):
     r, _, unchanged, *_ = executed
     assert unchanged

@@ -52,10 +52,11 @@ def note(seconds: float, threads: int, source: str) -> str:
             "`make lessons` re-executes every lesson in place; `make test` runs them in fast mode and changes no file.*")
 
 def set_note(nb, text: str):
-    "Put the note right under the title cell, replacing an older one."
+    "Put the note right under the title (the first Markdown cell that starts with '# '), replacing an older one."
     nb.cells = [c for c in nb.cells if c.get('id') != NOTE_ID]
     cell = nbformat.v4.new_markdown_cell(text); cell['id'] = NOTE_ID
-    nb.cells.insert(1, cell)
+    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == 'markdown' and c.source.lstrip().startswith('# ')), 0)
+    nb.cells.insert(title + 1, cell)  # a lesson starts with its `#| default_exp` cell, then the title
 
 def sliced(get_msg, slice_s: float = 1.0):
     """`get_msg(timeout)` of a kernel channel, polled in slices of at most `slice_s` seconds up to the same deadline.
