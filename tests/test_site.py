@@ -169,3 +169,16 @@ def test_widget_outputs_become_static(tmp_path):
     bar, note = (c['outputs'][0]['data']['text/html'] for c in out['cells'])
     assert '<progress value="20.0" max="20.0">' in bar and 'sup: 100%' in bar
     assert 'JupyterLab' in note
+
+
+def test_classes_show_their_constructor(site):
+    "A class's heading shows its __init__ arguments (mkdocstrings' merge_init_into_class), not a bare name."
+    text = re.sub(r'<[^>]+>', '', (site/'api'/'train.html').read_text())
+    assert re.search(r'InfiniteSampler\(n: int, batch_size: int, seed: int = 0\)', text)
+
+
+def test_no_empty_prompts_on_lesson_pages(site):
+    "Lessons are saved clean (no execution counts): the site hides the 'In [ ]:' prompts that would read as 'not run'."
+    css = (site/'assets'/'site.css').read_text()
+    assert re.search(r'\.jp-InputPrompt,\s*\.jupyter-wrapper \.jp-OutputPrompt\s*\{\s*display:\s*none\s*!important', css)
+    assert '<link rel="stylesheet" href="assets/site.css">' in (site/'04_uda.html').read_text()
