@@ -12,6 +12,7 @@ BAD_CONFIGS = [
     (dict(tsa='cosine'), 'unknown TSA'), (dict(lr=0), 'lr'), (dict(lr=-0.1), 'lr'), (dict(lr=float('nan')), 'lr'),
     (dict(lr='fast'), 'lr'), (dict(randaug_m=11), 'randaug_m'), (dict(ema_decay=1.0), 'ema_decay'), (dict(cutout=1.0), 'cutout'),
     (dict(lam_warmup=1.5), 'lam_warmup'), (dict(ent_min=-0.1), 'ent_min'), (dict(dist_align='yes'), 'dist_align'), (dict(teacher_view='strong'), 'teacher_view'),
+    (dict(beta_mode='flexmatch'), 'unknown beta_mode'), (dict(beta_momentum=1.0), 'beta_momentum'), (dict(beta_momentum=None), 'beta_momentum'),
     (dict(checkpoint_every=-1), 'checkpoint_every'), (dict(unsup_ratio=-2), 'unsup_ratio'),
 ]
 

@@ -10,7 +10,7 @@ from uda_course.augment import supervised_step
 
 EXE = Path(sys.executable).parent/'uda_train'
 RUN = ['--model', 'simple', '--method', 'uda', '--steps', '160', '--batch_size', '8', '--unsup_ratio', '2', '--eval_every', '50',
-       '--checkpoint_every', '10', '--dist_align', 'True', '--device', 'cpu', '--quiet']
+       '--checkpoint_every', '10', '--dist_align', 'True', '--beta_mode', 'freematch', '--beta_momentum', '0.9', '--device', 'cpu', '--quiet']
 
 def _start(out, name):
     assert EXE.exists(), f"console script {EXE} is missing: run `make install`"

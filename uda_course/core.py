@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MODELS', 'METHODS', 'TSA_SCHEDULES', 'TEACHER_VIEWS', 'TEACHERS', 'LABELED_AUGS', 'OPTIMIZERS', 'RANDAUG_POOLS',
-           'ConfigError', 'fast_mode', 'seed_everything', 'get_device', 'TrainConfig']
+__all__ = ['MODELS', 'METHODS', 'TSA_SCHEDULES', 'TEACHER_VIEWS', 'TEACHERS', 'BETA_MODES', 'LABELED_AUGS', 'OPTIMIZERS',
+           'RANDAUG_POOLS', 'ConfigError', 'fast_mode', 'seed_everything', 'get_device', 'TrainConfig']
 
 # %% ../nbs/00_core.ipynb #351df222
 class ConfigError(ValueError):
@@ -55,6 +55,7 @@ METHODS = ('sup', 'uda')
 TSA_SCHEDULES = ('none', 'linear', 'exp', 'log')
 TEACHER_VIEWS = ('clean', 'weak')
 TEACHERS = ('live', 'ema')
+BETA_MODES = ('fixed', 'freematch')
 LABELED_AUGS = ('weak', 'strong')
 OPTIMIZERS = ('sgd', 'adam')
 RANDAUG_POOLS = {  # named op pools for the strong view (lesson 03 has the op table); None = every op
@@ -84,6 +85,8 @@ class TrainConfig:
     lam_warmup: float = 0.0       # fraction of the steps over which λ ramps up linearly from 0
     temperature: float = 0.4      # T, sharpening temperature of the target
     beta: float = 0.8             # β, confidence threshold (0 = keep all)
+    beta_mode: str = 'fixed'      # 'fixed' (β) | 'freematch' (a threshold per class from running means of the confidence; β unused; lesson 04)
+    beta_momentum: float = 0.999  # momentum of those running means (beta_mode 'freematch')
     tsa: str = 'none'             # training signal annealing schedule
     ent_min: float = 0.0          # weight of the entropy of the clean unlabeled predictions
     dist_align: bool = False      # distribution alignment of the target (ReMixMatch)
@@ -119,6 +122,7 @@ class TrainConfig:
         if self.tsa not in TSA_SCHEDULES: bad(f"unknown TSA schedule {self.tsa!r}; choose one of {', '.join(TSA_SCHEDULES)}")
         if self.teacher_view not in TEACHER_VIEWS: bad(f"unknown teacher_view {self.teacher_view!r}; choose one of {', '.join(TEACHER_VIEWS)}")
         if self.randaug_pool not in RANDAUG_POOLS: bad(f"unknown RandAugment pool {self.randaug_pool!r}; choose one of {', '.join(RANDAUG_POOLS)}")
+        if self.beta_mode not in BETA_MODES: bad(f"unknown beta_mode {self.beta_mode!r}; choose one of {', '.join(BETA_MODES)}")
         if self.teacher not in TEACHERS: bad(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
         if self.labeled_aug not in LABELED_AUGS: bad(f"unknown labeled_aug {self.labeled_aug!r}; choose one of {', '.join(LABELED_AUGS)}")
         if self.optimizer not in OPTIMIZERS: bad(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -137,6 +141,7 @@ class TrainConfig:
         if self.lam < 0: bad(f"lam (consistency weight λ) must be >= 0, got {self.lam}")
         if not 0 <= self.lam_warmup <= 1: bad(f"lam_warmup must lie in [0, 1] (a fraction of the steps), got {self.lam_warmup}")
         if self.ent_min < 0: bad(f"ent_min (entropy-minimisation weight) must be >= 0, got {self.ent_min}")
+        if not is_num(self.beta_momentum) or not 0 <= self.beta_momentum < 1: bad(f"beta_momentum must lie in [0, 1) (FreeMatch uses 0.999), got {self.beta_momentum!r}")
         if not 0 <= self.momentum < 1: bad(f"momentum must lie in [0, 1), got {self.momentum}")
         if self.weight_decay < 0: bad(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not 0 <= self.ema_decay < 1: bad(f"ema_decay must lie in [0, 1) (0 = no EMA), got {self.ema_decay}")

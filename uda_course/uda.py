@@ -16,11 +16,11 @@ from .train import forward_views
 
 # %% auto #0
 __all__ = ['uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy', 'lam_at', 'entropy', 'distribution_alignment',
-           'uda_step', 'targets_explorer_figure']
+           'freematch_threshold', 'uda_step', 'targets_explorer_figure']
 
 # %% ../nbs/04_uda.ipynb #a2aee7cb
 def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0, class_weights: torch.Tensor | None = None):
-    "Target and mask from logits of the clean unlabeled images (float (B, K)). Returns `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max softmax(logits) > β, bool (B,). `class_weights` (float (K,) > 0, optional) multiplies the probabilities first: p·w renormalised = softmax(z + log w) (distribution alignment, below). UDA, section *Sharpening Predictions*. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    "Target and mask from logits of the clean unlabeled images (float (B, K)). Returns `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max softmax(logits) > β, bool (B,); `beta` a float in [0, 1] or a float (B,) tensor of per-image thresholds (`freematch_threshold`). `class_weights` (float (K,) > 0, optional) multiplies the probabilities first: p·w renormalised = softmax(z + log w) (distribution alignment, below). UDA, section *Sharpening Predictions*. Defined in lesson 04 (nbs/04_uda.ipynb)."
     logits_orig = logits_orig.detach().float()
     if class_weights is not None: logits_orig = logits_orig + class_weights.log()
     target = F.softmax(logits_orig / temperature, dim=1)
@@ -66,9 +66,19 @@ def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: flo
     state['p_model'] = p_bar
     return (1 / len(p)) / p_bar
 
+# %% ../nbs/04_uda.ipynb #73a2eb92
+def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float = 0.999) -> torch.Tensor:
+    "FreeMatch's self-adaptive threshold. Updates the running mean confidence `state['tau']` (float scalar tensor, starts at 1/K) with the batch mean of max softmax(z), and the running mean prediction `state['p_tilde']` (float (K,), starts uniform) with the batch mean of softmax(z); returns each image's threshold τ · p̃[c] / max p̃ for its arg-max class c, float (B,) in (0, 1), to pass as β to `uda_target`. `logits_orig` float (B, K) of the clean unlabeled images (detached here); `momentum` in [0, 1). FreeMatch (Wang et al. 2023, arXiv:2205.07246), section *Self-Adaptive Threshold*. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    p = F.softmax(logits_orig.detach().float(), dim=1)
+    K = p.shape[1]
+    tau = momentum * state.get('tau', p.new_tensor(1 / K)) + (1 - momentum) * p.amax(1).mean()
+    p_tilde = momentum * state.get('p_tilde', p.new_full((K,), 1 / K)) + (1 - momentum) * p.mean(0)
+    state['tau'], state['p_tilde'] = tau, p_tilde
+    return (tau * p_tilde / p_tilde.max())[p.argmax(1)]
+
 # %% ../nbs/04_uda.ipynb #bdeff806
 def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
-    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment). The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."
+    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment, FreeMatch thresholds). The mask uses β or, with `cfg.beta_mode='freematch'`, the per-image thresholds of `freematch_threshold`; `logs['beta_t']` is their batch mean. The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."
     strong = lambda x: rand_augment(x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
                                     cfg.cutout, cfg.cutout_count, cfg.elastic_alpha, cfg.elastic_p)
     x_aug = strong(xu)                                              # strong view x̂, per image
@@ -81,14 +91,16 @@ def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Ge
         logits_l, logits_aug = forward_views(model, x_lab, x_aug)
     tsa_eta = tsa_threshold(cfg.tsa, progress)
     sup_loss, tsa_kept = tsa_cross_entropy(logits_l, yl, tsa_eta)
-    weights = distribution_alignment(state if state is not None else {}, logits_orig) if cfg.dist_align else None
-    target, mask = uda_target(logits_orig, cfg.temperature, cfg.beta, weights)   # detached: no gradient
+    state = {} if state is None else state
+    weights = distribution_alignment(state, logits_orig) if cfg.dist_align else None
+    beta = freematch_threshold(state, logits_orig, cfg.beta_momentum) if cfg.beta_mode == 'freematch' else cfg.beta
+    target, mask = uda_target(logits_orig, cfg.temperature, beta, weights)   # detached: no gradient
     cons_loss = consistency_loss(logits_aug, target, mask)
     lam = lam_at(cfg, progress)
     ent = entropy(logits_orig)                                      # with gradient, used when ent_min > 0
     loss = sup_loss + lam * cons_loss + (cfg.ent_min * ent if cfg.ent_min > 0 else 0)
     return loss, dict(sup_loss=sup_loss.detach(), cons_loss=cons_loss.detach(), mask_rate=mask.float().mean(), tsa_kept=tsa_kept,
-                      tsa_threshold=tsa_eta, lam=lam, entropy=ent.detach())
+                      tsa_threshold=tsa_eta, lam=lam, entropy=ent.detach(), beta_t=torch.as_tensor(beta).float().mean())
 
 uda_step.uses_unlabeled = True   # `fit` draws an unlabeled batch for it
 
