@@ -50,6 +50,8 @@ def uda_train(
     dist_align: Param("distribution alignment of the targets (True/False)", bool_arg) = None,
     teacher_view: Param("image the target comes from: clean (UDA) | weak (FixMatch)", str) = None,
     temperature: Param("T, sharpening temperature", float) = None, beta: Param("β, confidence threshold", float) = None,
+    beta_mode: Param("confidence threshold: fixed (β) | freematch (per class, self-adaptive)", str) = None,
+    beta_momentum: Param("momentum of the freematch running means", float) = None,
     tsa: Param("none | linear | exp | log", str) = None, randaug_n: Param("RandAugment N", int) = None,
     randaug_m: Param("RandAugment M (0..10)", float) = None,
     randaug_pool: Param("RandAugment op pool: all | geometric | no_invert", str) = None,
