@@ -159,13 +159,13 @@ def test_freematch_threshold_hand_values():
     z = torch.tensor([[0.9, 0.1], [0.3, 0.7]]).log()           # p = (0.9, 0.1), (0.3, 0.7); K = 2
     st = {}
     thr = freematch_threshold(st, z, momentum=0.5)
-    assert st['tau'].item() == pytest.approx(0.65)                                    # 0.5·(1/2) + 0.5·mean(0.9, 0.7)
-    assert torch.allclose(st['p_tilde'], torch.tensor([0.55, 0.45]))                # 0.5·(1/2, 1/2) + 0.5·(0.6, 0.4)
+    assert st['freematch_beta'].item() == pytest.approx(0.65)                                    # 0.5·(1/2) + 0.5·mean(0.9, 0.7)
+    assert torch.allclose(st['freematch_p_bar'], torch.tensor([0.55, 0.45]))                # 0.5·(1/2, 1/2) + 0.5·(0.6, 0.4)
     assert torch.allclose(thr, torch.tensor([0.65, 0.65 * 0.45 / 0.55]))              # per image, by its arg-max class
     assert uda_target(z, 0.4, thr)[1].tolist() == [True, True] and uda_target(z, 0.4, 0.8)[1].tolist() == [True, False]
     thr2 = freematch_threshold(st, z, momentum=0.5)                                  # the running means go on from the state
-    assert st['tau'].item() == pytest.approx(0.5 * 0.65 + 0.5 * 0.8)
-    assert torch.allclose(st['p_tilde'], torch.tensor([0.575, 0.425])) and thr2[0].item() == pytest.approx(0.725)
+    assert st['freematch_beta'].item() == pytest.approx(0.5 * 0.65 + 0.5 * 0.8)
+    assert torch.allclose(st['freematch_p_bar'], torch.tensor([0.575, 0.425])) and thr2[0].item() == pytest.approx(0.725)
 
 def test_uda_step_freematch_uses_the_state_and_logs_the_threshold(data):
     from uda_course.train import SimpleCNN
@@ -178,6 +178,6 @@ def test_uda_step_freematch_uses_the_state_and_logs_the_threshold(data):
     _, fixed_logs, fixed_state = step(beta=0.8)
     assert fixed_state == {} and fixed_logs['beta_t'].item() == pytest.approx(0.8)
     _, logs, state = step(beta_mode='freematch', beta_momentum=0.9)
-    assert set(state) == {'tau', 'p_tilde'} and 0.1 <= state['tau'].item() < 0.2     # 0.9·(1/10) + 0.1·(a mean confidence ≤ 1)
-    assert logs['beta_t'].item() <= state['tau'].item() + 1e-6                      # τ·p̃(c)/max p̃ ≤ τ
-    assert logs['mask_rate'].item() > fixed_logs['mask_rate'].item()                # a fresh network passes τ ≈ 0.1, not β = 0.8
+    assert set(state) == {'freematch_beta', 'freematch_p_bar'} and 0.1 <= state['freematch_beta'].item() < 0.2     # 0.9·(1/10) + 0.1·(a mean confidence ≤ 1)
+    assert logs['beta_t'].item() <= state['freematch_beta'].item() + 1e-6                      # β_t·p̄(c)/max p̄ ≤ β_t
+    assert logs['mask_rate'].item() > fixed_logs['mask_rate'].item()                # a fresh network passes β_t ≈ 0.1, not β = 0.8

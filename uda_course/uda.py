@@ -68,13 +68,13 @@ def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: flo
 
 # %% ../nbs/04_uda.ipynb #73a2eb92
 def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float = 0.999) -> torch.Tensor:
-    "FreeMatch's self-adaptive threshold. Updates the running mean confidence `state['tau']` (float scalar tensor, starts at 1/K) with the batch mean of max softmax(z), and the running mean prediction `state['p_tilde']` (float (K,), starts uniform) with the batch mean of softmax(z); returns each image's threshold τ · p̃[c] / max p̃ for its arg-max class c, float (B,) in (0, 1), to pass as β to `uda_target`. `logits_orig` float (B, K) of the clean unlabeled images (detached here); `momentum` in [0, 1). FreeMatch (Wang et al. 2023, arXiv:2205.07246), section *Self-Adaptive Threshold*. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    "FreeMatch's self-adaptive threshold. Updates the running mean confidence β_t, `state['freematch_beta']` (float scalar tensor, starts at 1/K), with the batch mean of max softmax(z), and the running mean prediction p̄_t, `state['freematch_p_bar']` (float (K,), starts uniform), with the batch mean of softmax(z); returns each image's threshold β_t(c) = β_t · p̄_t[c] / max p̄_t for its arg-max class c, float (B,) in (0, 1), to pass as β to `uda_target`. `logits_orig` float (B, K) of the clean unlabeled images (detached here); `momentum` in [0, 1). FreeMatch (Wang et al. 2023, arXiv:2205.07246), section *Self-Adaptive Threshold*. Defined in lesson 04 (nbs/04_uda.ipynb)."
     p = F.softmax(logits_orig.detach().float(), dim=1)
     K = p.shape[1]
-    tau = momentum * state.get('tau', p.new_tensor(1 / K)) + (1 - momentum) * p.amax(1).mean()
-    p_tilde = momentum * state.get('p_tilde', p.new_full((K,), 1 / K)) + (1 - momentum) * p.mean(0)
-    state['tau'], state['p_tilde'] = tau, p_tilde
-    return (tau * p_tilde / p_tilde.max())[p.argmax(1)]
+    beta_t = momentum * state.get('freematch_beta', p.new_tensor(1 / K)) + (1 - momentum) * p.amax(1).mean()
+    p_bar = momentum * state.get('freematch_p_bar', p.new_full((K,), 1 / K)) + (1 - momentum) * p.mean(0)
+    state['freematch_beta'], state['freematch_p_bar'] = beta_t, p_bar
+    return (beta_t * p_bar / p_bar.max())[p.argmax(1)]
 
 # %% ../nbs/04_uda.ipynb #bdeff806
 def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
