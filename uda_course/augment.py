@@ -18,10 +18,10 @@ from .data import normalize
 from .train import forward_views   # lesson 02
 
 # %% auto #0
-__all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'NO_MAGNITUDE_OPS', 'OpSpec', 'op_value', 'AugPlan', 'draw_plan',
-           'elastic_displacement', 'elastic_distort', 'apply_plan', 'rand_augment', 'apply_op', 'reference_op',
-           'fmt_num', 'figure_png', 'augment_explorer_key', 'augment_explorer_figure', 'rand_augment_reference',
-           'weak_augment', 'supervised_step']
+__all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'RGB_OPS', 'NO_MAGNITUDE_OPS', 'OpSpec', 'default_ops', 'op_value', 'AugPlan',
+           'draw_plan', 'elastic_displacement', 'elastic_distort', 'apply_plan', 'rand_augment', 'apply_op',
+           'reference_op', 'fmt_num', 'figure_png', 'augment_explorer_key', 'augment_explorer_figure',
+           'rand_augment_reference', 'weak_augment', 'random_hflip', 'supervised_step']
 
 # %% ../nbs/03_augment.ipynb #0d9324e7
 class OpSpec(NamedTuple):
@@ -67,9 +67,26 @@ RANDAUG_OPS = {
 
 GEOMETRIC_OPS = tuple(k for k, s in RANDAUG_OPS.items() if s.kind == 'geometric')
 
+RGB_OPS = {  # colour-only ops: they join the default pool for RGB images only (see `default_ops`)
+    'color':        OpSpec('colour', 0, 0.9, True, 'saturation factor - 1', 'yes',
+                           "torchvision's Color: blends each pixel with its own grey level; "
+                           'a no-op on grey images, so MNIST leaves it out'),
+}
+_SPECS = {**RANDAUG_OPS, **RGB_OPS}   # every op by name
+
+def default_ops(channels: int = 1) -> tuple:
+    """The op pool that `ops=None` means for images with `channels` channels: the names of
+    `RANDAUG_OPS` (14 ops) for grey images (1), followed by those of `RGB_OPS` for RGB images (3).
+    So grey images draw exactly as they did before colour ops existed. Raises ValueError for any
+    other channel count. Defined in lesson 03 (nbs/03_augment.ipynb)."""
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(f"default_ops: channels must be 1 (grey) or 3 (RGB), got {channels!r}; "
+                         "pass x.shape[1] of a (B, C, H, W) batch")
+    return tuple(RANDAUG_OPS) + (tuple(RGB_OPS) if channels == 3 else ())
+
 def op_value(name: str, magnitude):
     "The value of op `name` at RandAugment magnitude `magnitude` (float or float64 tensor on the paper's 0..10 scale): `low + (high - low) * magnitude / 10`, unsigned. Defined in lesson 03 (nbs/03_augment.ipynb)."
-    s = RANDAUG_OPS[name]
+    s = _SPECS[name]
     return s.low + (s.high - s.low) * magnitude / 10
 
 # %% ../nbs/03_augment.ipynb #31c2becc
@@ -81,9 +98,15 @@ def _check_images(x, fn='rand_augment'):
                          "add a batch axis with x[None] or a channel axis with x[:, None]")
     if x.dtype != torch.uint8 and not x.is_floating_point():
         raise TypeError(f"{fn}: x must be uint8 in [0, 255] or float in [0, 1], got {x.dtype}; convert it with x.to(torch.uint8)")
-    if x.shape[1] not in (1, 3):
-        raise ValueError(f"{fn}: x must have 1 or 3 channels (axis 1), got {x.shape[1]} (shape {tuple(x.shape)}); "
-                         "pass images as (B, C, H, W), not (B, H, W, C)")
+    C = x.shape[1]
+    if C not in (1, 3):
+        if x.shape[-1] in (1, 3):
+            fix = 'pass images as (B, C, H, W), not (B, H, W, C): x.permute(0, 3, 1, 2)'
+        elif C in (2, 4):
+            fix = 'drop the alpha channel: x[:, :3] for RGBA, x[:, :1] for grey + alpha'
+        else: fix = 'convert the images to grey (1 channel) or RGB (3 channels)'
+        raise ValueError(f"{fn}: x must have 1 (grey) or 3 (RGB) channels on axis 1, got {C} "
+                         f"(shape {tuple(x.shape)}); {fix}")
     if x.is_floating_point() and x.numel():
         lo, hi = torch.aminmax(x)
         if lo < 0 or hi > 1:
@@ -124,20 +147,37 @@ class AugPlan:
         "The op names drawn for each image: a list of B tuples of N names."
         return [tuple(self.names[j] for j in row) for row in self.op.tolist()]
 
-def _check_ops(ops, fn='rand_augment'):
-    if ops is None: return tuple(RANDAUG_OPS)
+def _check_ops(ops, fn='rand_augment', channels=1):
+    if ops is None: return default_ops(channels)
     if isinstance(ops, str): ops = (ops,)
     ops = tuple(ops)
-    unknown = [o for o in ops if o not in RANDAUG_OPS]
-    if unknown: raise ValueError(f"{fn}: unknown op(s) {unknown}; choose from {', '.join(RANDAUG_OPS)}")
+    unknown = [o for o in ops if o not in _SPECS]
+    if unknown: raise ValueError(f"{fn}: unknown op(s) {unknown}; choose from {', '.join(_SPECS)}")
     if not ops: raise ValueError(f"{fn}: ops is empty; pass None for the whole pool or a list of names from RANDAUG_OPS")
+    _check_rgb_ops(ops, channels, fn)
     return ops
+
+def _check_rgb_ops(names, channels, fn):
+    rgb = [o for o in names if o in RGB_OPS]
+    if rgb and channels != 3:
+        raise ValueError(f"{fn}: op(s) {rgb} change colour and need RGB images (3 channels), got "
+                         f"{channels} channel(s); leave them out for grey images (ops=None does)")
 
 def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitude: float = 9,
               generator: torch.Generator | None = None, sample_magnitude: bool = False,
               ops: Sequence[str] | None = None, cutout: float = 0.0, cutout_count: int = 1,
-              elastic_alpha: float = 0.0, elastic_p: float = 1.0, elastic_sigma: float = 4.0) -> AugPlan:
-    "Draw, on the CPU and from `generator` (global RNG if None), the ops, magnitudes, signs and cutout centres of `batch_size` images of size `height` x `width`: each image draws `n_ops` ops uniformly with replacement from `ops` (default: all of `RANDAUG_OPS`), each with magnitude `magnitude` or, if `sample_magnitude`, uniform in [0, `magnitude`]; then `cutout_count` cutout centres and, if `elastic_alpha` > 0, for each image with probability `elastic_p` an elastic α uniform in [0, `elastic_alpha`] px and a noise field (drawn after everything else, so plans without them draw the same numbers as before). Raises ValueError/TypeError for bad arguments. Defined in lesson 03 (nbs/03_augment.ipynb)."
+              elastic_alpha: float = 0.0, elastic_p: float = 1.0, elastic_sigma: float = 4.0,
+              channels: int = 1) -> AugPlan:
+    """Draw, on the CPU and from `generator` (global RNG if None), the ops, magnitudes, signs
+    and cutout centres of `batch_size` images of `channels` channels (1 or 3) and size `height` x
+    `width`: each image draws `n_ops` ops uniformly with replacement from `ops` (default:
+    `default_ops(channels)`, i.e. all of `RANDAUG_OPS`, plus `RGB_OPS` for 3 channels), each with
+    magnitude `magnitude` or, if `sample_magnitude`, uniform in [0, `magnitude`]; then
+    `cutout_count` cutout centres and, if `elastic_alpha` > 0, for each image with probability
+    `elastic_p` an elastic α uniform in [0, `elastic_alpha`] px and a noise field (drawn after
+    everything else, so plans without them draw the same numbers as before). Raises
+    ValueError/TypeError for bad arguments, ValueError for an op of `RGB_OPS` with `channels` = 1.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     fn = 'rand_augment'
     if isinstance(n_ops, bool) or not isinstance(n_ops, numbers.Integral) or n_ops < 0:
         raise ValueError(f"{fn}: n_ops must be a non-negative integer (RandAugment's N, usually 1 to 3), got {n_ops!r}")
@@ -150,7 +190,10 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
     for k, v, hi in (('elastic_alpha', elastic_alpha, 100), ('elastic_p', elastic_p, 1), ('elastic_sigma', elastic_sigma, 14)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= hi:
             raise ValueError(f"{fn}: {k} must be a number in [0, {hi}], got {v!r}")
-    names = _check_ops(ops, fn)
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(f"{fn}: channels must be 1 (grey) or 3 (RGB), got {channels!r}; "
+                         "pass x.shape[1]")
+    names = _check_ops(ops, fn, channels)
     _check_generator(generator, fn)
     B, g, n_ops, magnitude = int(batch_size), generator, int(n_ops), float(magnitude)
     op = torch.randint(len(names), (B, n_ops), generator=g)
@@ -203,15 +246,24 @@ def _k_posterize(x, p):  # p[:, 0]: bitmask of the kept bits
 def _k_brightness(x, p): # p[:, 0]: factor
     return x.float().mul_(p[:, :1, None, None]).clamp_(0, 255).to(torch.uint8)
 
+def _grey_level(f):
+    "torchvision's grey level of RGB images f, float32 (n, 3, H, W) of uint8 values: (n, 1, H, W)."
+    r, g, b = f.unbind(1)   # r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114), floored
+    c = lambda v: torch.tensor(v, dtype=torch.float32, device=f.device)
+    return _blend_fma(_blend_fma(r * c(0.2989), c(0.587), g), c(0.114), b).floor_().unsqueeze(1)
+
 def _k_contrast(x, p):   # p[:, 0]: factor r, p[:, 1]: 1 - r
     f = x.float()
-    if x.shape[1] == 3:   # torchvision's grey level: r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114), floored
-        r, g, b = f.unbind(1)
-        c = lambda v: torch.tensor(v, dtype=torch.float32, device=x.device)
-        grey = _blend_fma(_blend_fma(r * c(0.2989), c(0.587), g), c(0.114), b).floor_().unsqueeze(1)
-    else: grey = f
+    grey = _grey_level(f) if x.shape[1] == 3 else f     # RGB: the mean of the grey image
     mean = grey.mean((-3, -2, -1), keepdim=True)
     return _blend_fma(f.mul_(p[:, :1, None, None]), p[:, 1:2, None, None], mean).clamp_(0, 255).to(torch.uint8)
+
+def _k_color(x, p):      # p[:, 0]: saturation factor s, p[:, 1]: 1 - s; RGB images only
+    if x.shape[1] != 3: return x          # as torchvision: grey images have no saturation
+    f = x.float()
+    grey = _grey_level(f)                 # per pixel, not its mean: the hue goes, the light stays
+    out = _blend_fma(f.mul_(p[:, :1, None, None]), p[:, 1:2, None, None], grey)
+    return out.clamp_(0, 255).to(torch.uint8)
 
 # %% ../nbs/03_augment.ipynb #12dc6289
 def _k_sharpness(x, p):  # p[:, 1]: 1 - factor
@@ -256,8 +308,9 @@ def _k_affine(x, p, mode='nearest'):  # p[:, 0:6]: torchvision's inverse affine 
     return out.round_().to(torch.uint8)
 
 # %% ../nbs/03_augment.ipynb #0060a732
-_KERNELS = dict(autocontrast=_k_autocontrast, equalize=_k_equalize, solarize=_k_solarize, posterize=_k_posterize,
-                brightness=_k_brightness, contrast=_k_contrast, sharpness=_k_sharpness, cutout=_k_erase)
+_KERNELS = dict(autocontrast=_k_autocontrast, equalize=_k_equalize, solarize=_k_solarize,
+                posterize=_k_posterize, brightness=_k_brightness, contrast=_k_contrast,
+                sharpness=_k_sharpness, cutout=_k_erase, color=_k_color)
 
 # %% ../nbs/03_augment.ipynb #02dafe49
 def _inverse_affine(angle, shear_x, shear_y, tx, ty):
@@ -284,13 +337,18 @@ def _op_table(names):
     "One row per op of `names`: its low and high values, then 0/1 flags, columns as in `_PARAM_COLS`."
     rows = []
     for n in names:
-        s = RANDAUG_OPS[n]
+        s = _SPECS[n]
         rows.append([s.low, s.high, s.signed, *(n == c for c in _PARAM_COLS[3:8]),
-                     n in ('brightness', 'contrast', 'sharpness'), n in ('solarize', 'posterize'), n == 'posterize', n == 'cutout'])
+                     n in ('brightness', 'contrast', 'sharpness', 'color'),
+                     n in ('solarize', 'posterize'), n == 'posterize', n == 'cutout'])
     return np.array(rows, dtype=np.float64)
 
 def _slot_params(names, op, mag, sign, centre, H, W):
-    "Per-image parameters (B, 6) float64 (NumPy) of one slot: image b applies op `names[op[b]]` at magnitude `mag[b]` with sign `sign[b]` (cutout centre `centre[b]`); NumPy arrays in. Geometric ops get torchvision's inverse affine matrix; brightness / contrast / sharpness (factor f, 1 - f) rounded to float32; solarize its threshold; posterize its bitmask; cutout its box."
+    """Per-image parameters (B, 6) float64 (NumPy) of one slot: image b applies op
+    `names[op[b]]` at magnitude `mag[b]` with sign `sign[b]` (cutout centre `centre[b]`); NumPy
+    arrays in. Geometric ops get torchvision's inverse affine matrix; brightness / contrast /
+    sharpness / color (factor f, 1 - f) rounded to float32; solarize its threshold; posterize its
+    bitmask; cutout its box."""
     c = dict(zip(_PARAM_COLS, _op_table(tuple(names))[op].T))
     is_ = {k: c[k] > 0 for k in _PARAM_COLS[2:]}
     v = c['low'] + (c['high'] - c['low']) * mag / 10          # op_value, for every image at once
@@ -354,8 +412,9 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
     if len(plan) != x.shape[0]:
         raise ValueError(f"apply_plan: the plan is for {len(plan)} images but x holds {x.shape[0]}; draw it with draw_plan(x.shape[0], ...)")
     B, C, H, W = x.shape
+    _check_rgb_ops(plan.names, C, 'apply_plan')   # e.g. a plan drawn for RGB, applied to grey
     slots = []   # per slot: (perm, [(kernel or None, count)], parameters (float64 (B, 6)) in perm order), NumPy
-    geo = np.array([RANDAUG_OPS[n].kind == 'geometric' for n in plan.names])
+    geo = np.array([_SPECS[n].kind == 'geometric' for n in plan.names])
     N = plan.op.shape[1]
     op = plan.op.numpy()
     params = _slot_params(plan.names, op.reshape(-1), plan.magnitude.numpy().reshape(-1), plan.sign.numpy().reshape(-1),
@@ -401,25 +460,38 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
 def rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9, generator: torch.Generator | None = None,
                  sample_magnitude: bool = False, ops: Sequence[str] | None = None, cutout: float = 0.0,
                  cutout_count: int = 1, elastic_alpha: float = 0.0, elastic_p: float = 1.0) -> torch.Tensor:
-    """Per-image RandAugment of a batch `x`: uint8 (B, C, H, W) in [0, 255] (C = 1 or 3), or float in [0, 1]
-    (quantised to 256 grey levels), on any device. Every image independently draws `n_ops` ops uniformly with
-    replacement from `ops` (default: all of `RANDAUG_OPS`), each at magnitude `magnitude` (0..10, the paper's M;
-    `op_value` maps it to each op's range) or, if `sample_magnitude`, uniform in [0, `magnitude`]; signed ops get
-    a random sign per image. `cutout` > 0 then erases (to 0) one square of side `int(cutout * H)` per image at a
-    random centre (`cutout_count` squares, each at its own centre). `elastic_alpha` > 0 distorts each image, with probability `elastic_p`, by an elastic field (Simard et al. 2003, σ = 4 px) of scale α uniform in [0, `elastic_alpha`] px, after the ops and before the cutout (see `elastic_displacement`). All randomness comes from the CPU `generator` (torch's global RNG if None): the same seed gives
-    the same views. Returns a new tensor of the same shape, dtype and device; never normalises.
-    Raises TypeError (not a tensor, wrong dtype, bad generator) or ValueError (wrong ndim or channels, float values
-    outside [0, 1], n_ops < 0, magnitude outside [0, 10], unknown op, cutout outside [0, 1]).
+    """Per-image RandAugment of a batch `x`: uint8 (B, C, H, W) in [0, 255] (C = 1 or 3, any H, W),
+    or float in [0, 1] (quantised to 256 levels), on any device. Every image independently draws
+    `n_ops` ops uniformly with replacement from `ops` (default: `default_ops(C)`, the 14 ops of
+    `RANDAUG_OPS`, plus the colour-only `RGB_OPS` when C = 3: grey images draw as they always did),
+    each at magnitude `magnitude` (0..10, the paper's M; `op_value` maps it to each op's range) or,
+    if `sample_magnitude`, uniform in [0, `magnitude`]; signed ops get a random sign per image.
+    `cutout` > 0 then erases (to 0) one square of side `int(cutout * H)` per image at a random
+    centre (`cutout_count` squares, each at its own centre). `elastic_alpha` > 0 distorts each
+    image, with probability `elastic_p`, by an elastic field (Simard et al. 2003, σ = 4 px) of
+    scale α uniform in [0, `elastic_alpha`] px, after the ops and before the cutout (see
+    `elastic_displacement`).
+    All randomness comes from the CPU `generator` (torch's global RNG if None): the same seed gives
+    the same views. Colour ops treat the channels as torchvision does (see `reference_op`).
+    Returns a new tensor of the same shape, dtype and device; never normalises.
+    Raises TypeError (not a tensor, wrong dtype, bad generator) or ValueError (wrong ndim or
+    channels, float values outside [0, 1], n_ops < 0, magnitude outside [0, 10], unknown op, an op
+    of `RGB_OPS` on grey images, cutout outside [0, 1]).
     Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x)
     plan = draw_plan(x.shape[0], x.shape[-2], x.shape[-1], n_ops, magnitude, generator, sample_magnitude, ops, cutout,
-                     cutout_count, elastic_alpha, elastic_p)
+                     cutout_count, elastic_alpha, elastic_p, channels=x.shape[1])
     return apply_plan(x, plan)
 
 # %% ../nbs/03_augment.ipynb #8906f587
 def apply_op(x: torch.Tensor, name: str, magnitude, sign=None, centre=None) -> torch.Tensor:
-    "Apply op `name` to every image of `x` (as in `rand_augment`) with per-image `magnitude` (float or (B,) tensor, 0..10), `sign` ((B,) of ±1, default +1) and, for `cutout`, `centre` ((B, 2) int64 row/col, default the image centre). Defined in lesson 03 (nbs/03_augment.ipynb)."
-    _check_images(x, 'apply_op'); _check_ops([name], 'apply_op')
+    """Apply op `name` (of `RANDAUG_OPS`, or of `RGB_OPS` for RGB images) to every image of `x`
+    (uint8 (B, C, H, W), C = 1 or 3, or float in [0, 1], as in `rand_augment`) with per-image
+    `magnitude` (float or (B,) tensor, 0..10), `sign` ((B,) of ±1, default +1) and, for `cutout`,
+    `centre` ((B, 2) int64 row/col, default the image centre). Returns a new tensor of the same
+    shape, dtype and device. Raises ValueError for an unknown op, a magnitude outside [0, 10] or
+    an op of `RGB_OPS` on grey images. Defined in lesson 03 (nbs/03_augment.ipynb)."""
+    _check_images(x, 'apply_op'); _check_ops([name], 'apply_op', x.shape[1])
     B, C, H, W = x.shape
     mag = torch.as_tensor(magnitude, dtype=torch.float64).cpu().expand(B).reshape(B, 1)
     if ((mag < 0) | (mag > 10)).any(): raise ValueError(f"apply_op: magnitude must lie in [0, 10], got {magnitude!r}")
@@ -430,12 +502,17 @@ def apply_op(x: torch.Tensor, name: str, magnitude, sign=None, centre=None) -> t
 
 # %% ../nbs/03_augment.ipynb #3a0c5f05
 def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1, centre=None) -> torch.Tensor:
-    "What op `name` means, written with `torchvision.transforms.v2.functional` for ONE image `img` (uint8 (C, H, W)) at magnitude `magnitude` (0..10) with sign `sign` (±1) and, for `cutout`, centre `centre` (row, col). `apply_op` must agree with it image by image. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """What op `name` means, written with `torchvision.transforms.v2.functional` for ONE image `img`
+    (uint8 (C, H, W), C = 1 or 3, any H, W) at magnitude `magnitude` (0..10) with sign `sign` (±1)
+    and, for `cutout`, centre `centre` (row, col). `apply_op` must agree with it image by image.
+    Returns uint8 (C, H, W). Raises ValueError for an unknown op. Defined in lesson 03."""
     import torchvision.transforms.v2.functional as F
     from torchvision.transforms.v2 import InterpolationMode
+    if name not in _SPECS:
+        raise ValueError(f"reference_op: unknown op {name!r}; choose from {', '.join(_SPECS)}")
     H, W = img.shape[-2:]
     v = float(op_value(name, float(magnitude)))
-    sv = v * sign if RANDAUG_OPS[name].signed else v
+    sv = v * sign if _SPECS[name].signed else v
     NEAREST = InterpolationMode.NEAREST
     aff = lambda **kw: F.affine(img, **{**dict(angle=0.0, translate=[0, 0], scale=1.0, shear=[0.0, 0.0],
                                                interpolation=NEAREST, fill=0), **kw})
@@ -452,13 +529,13 @@ def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1
     if name == 'contrast': return F.adjust_contrast(img, 1.0 + sv)
     if name == 'brightness': return F.adjust_brightness(img, 1.0 + sv)
     if name == 'sharpness': return F.adjust_sharpness(img, 1.0 + sv)
+    if name == 'color': return F.adjust_saturation(img, 1.0 + sv)
     if name == 'cutout':
         cy, cx = centre if centre is not None else (H // 2, W // 2)
         s = int(v * H)
         y0, x0 = max(cy - s // 2, 0), max(cx - s // 2, 0)
         y1, x1 = min(cy - s // 2 + s, H), min(cx - s // 2 + s, W)
         return F.erase(img, y0, x0, max(y1 - y0, 0), max(x1 - x0, 0), torch.tensor(0, dtype=img.dtype))
-    raise ValueError(f"reference_op: unknown op {name!r}; choose from {', '.join(RANDAUG_OPS)}")
 
 # %% ../nbs/03_augment.ipynb #447b0ca0
 NO_MAGNITUDE_OPS = tuple(k for k, s in RANDAUG_OPS.items() if s.low == s.high)   # their magnitude changes nothing
@@ -526,10 +603,15 @@ def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9, 
         return _from_u8(run(), x)
 
 # %% ../nbs/03_augment.ipynb #ad99b125
-def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None,
+                 hflip: bool = False) -> torch.Tensor:
     """The report's augmentation of labeled images, drawn per image and applied to the whole batch at once:
     random resized crop (area 0.8-1.0 of the image, aspect ratio 3/4-4/3), rotation uniform in ±10°, translation
     uniform up to 10% of the size, then brightness and contrast factors uniform in [0.8, 1.2] (in that order).
+    With `hflip`, half the images (drawn per image, after the other draws) are also mirrored left-right:
+    right for clothes, wrong for digits, so it is off by default.
+    Works per image on grey or RGB images of any H, W: brightness scales every channel; contrast
+    blends with the mean grey level (0.2989 R + 0.587 G + 0.114 B for RGB, as `adjust_contrast`).
     The geometric part is one bilinear `grid_sample` per batch with fill 0 (black background), so call it on
     uint8 (B, C, H, W) images (or float in [0, 1]) BEFORE normalising. Returns the same shape, dtype and device.
     Randomness comes from the CPU `generator` (global RNG if None). Raises TypeError/ValueError for bad input as
@@ -551,6 +633,8 @@ def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> t
     l00, l01, l10, l11 = cw * r00, cw * r01, ch * r10, ch * r11
     t0, t1 = 2 * tx, 2 * ty
     theta = torch.stack([l00, l01, 2 * ox - l00 * t0 - l01 * t1, l10, l11, 2 * oy - l10 * t0 - l11 * t1], -1).view(B, 2, 3)
+    if hflip:                                                         # mirror the output: x -> -x
+        theta[:, :, 0] *= torch.where(torch.rand(B, generator=generator) < 0.5, -1.0, 1.0).double()[:, None]
     par = torch.cat([theta.view(B, 6), bright[:, None], contr[:, None]], 1).float().to(x.device)
     f = _to_u8(x).float() if x.dtype == torch.uint8 else x.float() * 255
     grid = NF.affine_grid(par[:, :6].view(B, 2, 3), (B, C, H, W), align_corners=False)
@@ -561,10 +645,19 @@ def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> t
     f = f.mul_(c).add_(mean * (1 - c)).clamp_(0, 255)
     return f.round_().to(torch.uint8) if x.dtype == torch.uint8 else f.div_(255).to(x.dtype)
 
+# %% ../nbs/03_augment.ipynb #dd005ed9
+def random_hflip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mirror each image of `x` (uint8 or float (B, C, H, W)) left-right with probability 1/2, drawn per image
+    from the CPU `generator`. Returns a new tensor of the same shape, dtype and device. The strong view's flip
+    when `cfg.hflip` is on (clothes look the same mirrored; digits do not). Defined in lesson 03."""
+    _check_images(x, 'random_hflip'); _check_generator(generator, 'random_hflip')
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
 # %% ../nbs/03_augment.ipynb #f0905c9d
 def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
     "Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl` (int64 (B,)); the views are drawn from the CPU generator `gen`; `xu`, `progress` and `state` are ignored. Returns (loss, logs). The step function of lesson 02's `fit` for method 'sup'. Defined in lesson 03."
-    logits, = forward_views(model, weak_augment(xl, gen))
+    logits, = forward_views(model, weak_augment(xl, gen, cfg.hflip))
     loss = NF.cross_entropy(logits, yl)
     return loss, {'sup_loss': loss.detach()}
 

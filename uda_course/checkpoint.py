@@ -115,6 +115,10 @@ class Checkpointer(Callback):
         if d == c.steps or (c.checkpoint_every and d % c.checkpoint_every == 0) or self.stop.requested:
             save_checkpoint(self.path, training_state(d, c, run.parts, run.state, run.history)); run.saved = (self.path, d)
         if self.stop.requested and d < c.steps: raise TrainingInterrupted(f"interrupted at step {d}; checkpoint {self.path} (step {d})")
+    def after_cancel(self, run):                     # a cancelled run can be continued with --resume
+        if run.saved is None or run.saved[1] != run.done:
+            save_checkpoint(self.path, training_state(run.done, run.cfg, run.parts, run.state, run.history))
+            run.saved = (self.path, run.done)
     def after_fit(self, run):
         if hasattr(self, 'stop'): self.stop.__exit__(None, None, None)
 

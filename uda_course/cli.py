@@ -13,10 +13,10 @@ from pathlib import Path
 from fastcore.script import call_parse, Param, store_true, bool_arg
 
 from .core import ConfigError, TrainConfig
-from .data import fetch_mnist, load_ssl_data
+from .data import DATASETS, default_data_root
 from .train import TrainingDiverged
 from .checkpoint import load_checkpoint
-from .experiment import PRESETS, PRESET_SEEDS, TensorBoard, reference_spread, reproduce, reproduce_seeds, run_experiment
+from .experiment import _data_overrides, finished, load_run_data, preset_configs, split_folder, PRESETS, PRESET_SEEDS, TensorBoard, reference_spread, reproduce, reproduce_seeds, run_experiment
 
 
 # %% ../nbs/06a_cli.ipynb #0281822f
@@ -31,12 +31,25 @@ def _cli_errors(fn):
         print(f"error: {e}" if str(e) else "interrupted", file=sys.stderr); sys.exit(130)
 
 @call_parse
-def uda_fetch_data(root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None):
-    "Fetch MNIST into ROOT/MNIST/raw (once) and verify its SHA-256 sums."
-    _cli_errors(lambda: print(f"MNIST ready and verified in {fetch_mnist(root)}"))
+def uda_fetch_data(root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
+                   dataset: Param("mnist | fashion_mnist | folder", str) = 'mnist',
+                   data_dir: Param("with --dataset folder: the folder to decode and cache", str) = None,
+                   image_size: Param("with --dataset folder: resize images to this side", int) = None):
+    "Fetch a dataset into ROOT (once) and verify its SHA-256 sums; a folder of images is decoded and cached."
+    def main():
+        if dataset not in DATASETS: raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+        s = DATASETS[dataset](Path(root or default_data_root()).expanduser(), data_dir=data_dir, image_size=image_size)
+        shape = 'x'.join(map(str, s.x_train.shape[1:]))
+        print(f"{dataset} ready: {len(s.x_train):,} training and {len(s.x_test):,} test images of {shape}, "
+              f"{len(s.classes)} classes, in {Path(root or default_data_root()).expanduser()}")
+    _cli_errors(main)
 
 @call_parse
 def uda_train(
+    dataset: Param("mnist | fashion_mnist | folder", str) = None,
+    data_dir: Param("with --dataset folder: the folder of class sub-folders (ImageFolder layout)", str) = None,
+    image_size: Param("with --dataset folder: resize images to this side (needed when sizes differ)", int) = None,
+    test_frac: Param("with --dataset folder and no test/ folder: share of each class held out", float) = None,
     model: Param("simple | best | lean (default best)", str) = None, method: Param("sup | uda (default uda)", str) = None,
     preset: Param("start from this preset's row for model/method (quick | report | tuned | lean | smoke)", str) = None,
     steps: Param("optimiser steps", int) = None, seed: Param("label split and run seed", int) = None,
@@ -60,6 +73,7 @@ def uda_train(
     elastic_alpha: Param("elastic distortion of the strong view: α up to this many px (0 = off)", float) = None,
     elastic_p: Param("probability of the elastic distortion per strong view", float) = None,
     labeled_aug: Param("labeled batch augmentation: weak | strong", str) = None,
+    hflip: Param("flip half the weak and strong views left-right (True/False)", bool_arg) = None,
     teacher: Param("weights the target comes from: live | ema (Mean Teacher)", str) = None,
     labeled_in_unlabeled: Param("labeled images also in the unlabeled pool (True/False)", bool_arg) = None,
     ema_decay: Param("EMA decay (0 = off)", float) = None, eval_every: Param("steps between validations", int) = None,
@@ -85,7 +99,7 @@ def uda_train(
                 raise ConfigError("--resume takes its settings and folder from the checkpoint; drop --preset and --name")
             run_dir = Path(resume)
             if not run_dir.is_dir(): raise ConfigError(f"--resume {run_dir}: no such run folder; pass the folder of an interrupted run, e.g. runs/best-uda-seed0")
-            if (run_dir/'final.json').exists(): raise ConfigError(f"{run_dir} holds a finished run: there is nothing to resume")
+            if finished(run_dir): raise ConfigError(f"{run_dir} holds a finished run: there is nothing to resume")
             cfg = TrainConfig.from_dict({**load_checkpoint(run_dir/'checkpoint.pt')['config'], **args})
         else:
             base = {}
@@ -101,7 +115,7 @@ def uda_train(
         data, cbs = None, [TensorBoard(run_dir/'tensorboard')] if tensorboard else []
         if diagnostics and cfg.method == 'uda':
             from uda_course.diagnostics import Diagnostics     # lesson 10; measures only, never trains
-            data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)
+            data = load_run_data(cfg, data_root)
             cbs.append(Diagnostics(data, cfg, run_dir))
         train = run_experiment
         if int(os.environ.get('WORLD_SIZE', 1)) > 1:              # launched by torchrun: one of several processes (lesson 11)
@@ -113,7 +127,10 @@ def uda_train(
 
 @call_parse
 def uda_reproduce(
-    preset: Param("quick | report | tuned | lean | smoke", str) = 'quick', seed: Param("one label split: its seed", int) = None,
+    preset: Param("quick | report | tuned | lean | fashion | smoke", str) = 'quick',
+    seed: Param("one label split: its seed", int) = None,
+    dataset: Param("run the preset on this dataset instead of its own: mnist | fashion_mnist | folder", str) = None,
+    data_dir: Param("with --dataset folder: the folder of class sub-folders", str) = None,
     seeds: Param("number of label splits 0..N-1, mean ± std reported (default: 5 for report/tuned/lean, 1 for quick/smoke)", int) = None,
     out: Param("folder for the run folders", str) = 'runs', device: Param("auto | cpu | cuda | cuda:N", str) = 'auto',
     data_root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
@@ -126,15 +143,20 @@ def uda_reproduce(
         if seed is not None and seeds is not None: raise ConfigError("--seed (one split) and --seeds (several) contradict each other; pass one of them")
         if seed is not None or (seeds is None and PRESET_SEEDS.get(preset, 5) == 1):
             s = 0 if seed is None else seed
-            table = reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress=not quiet, n_test=n_test)
-            print((Path(out)/f"{preset}-seed{s}"/'results.md').read_text())
-            side = reference_spread(table, preset, s)     # lesson 06: is this run normal?
+            table = reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress=not quiet, n_test=n_test,
+                              dataset=dataset, data_dir=data_dir)
+            folder = split_folder(out, preset, s, preset_configs(preset, **_data_overrides(preset, dataset, data_dir))[0].dataset)
+            print((folder/'results.md').read_text())
+            side = reference_spread(table, preset, s) if folder.name == f"{preset}-seed{s}" else None   # is this run normal?
             if side is not None:
                 print(f"Your run beside the committed runs of this preset (EMA test accuracy: min–max (number of runs); "
                       f"results/{preset}/spread.md says how they were made):\n\n{side.to_markdown(index=False, floatfmt='.4f')}")
         else:
-            t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse, show_progress=not quiet, n_test=n_test)
-            print((Path(out)/f"{preset}-{int(t.n_splits.max())}splits.md").read_text())
+            t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse, show_progress=not quiet, n_test=n_test,
+                                dataset=dataset, data_dir=data_dir)
+            ds = preset_configs(preset, **_data_overrides(preset, dataset, data_dir))[0].dataset
+            stem = split_folder(out, preset, 0, ds).name.rsplit('-seed', 1)[0]
+            print((Path(out)/f"{stem}-{int(t.n_splits.max())}splits.md").read_text())
     _cli_errors(main)
 
 # %% ../nbs/06a_cli.ipynb #0e95537e

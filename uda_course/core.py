@@ -68,6 +68,10 @@ RANDAUG_POOLS = {  # named op pools for the strong view (lesson 03 has the op ta
 @dataclass
 class TrainConfig:
     "Every setting of one training run (flat, printable, JSON-able); refuses bad values with `ConfigError` when built. Defined in lesson 00."
+    dataset: str = 'mnist'        # 'mnist' | 'fashion_mnist' | 'folder' (lesson 01's table of datasets)
+    data_dir: str = ''            # dataset 'folder': the folder of class sub-folders (lesson 01b)
+    image_size: int = 0           # dataset 'folder': resize every image to this side (0 = keep)
+    test_frac: float = 0.2        # dataset 'folder' without a test/ folder: share held out for testing
     model: str = 'best'           # 'simple' | 'best' | 'lean'
     method: str = 'uda'           # 'sup' | 'uda'
     steps: int = 2000             # optimiser steps
@@ -99,6 +103,7 @@ class TrainConfig:
     cutout_count: int = 1         # how many such squares, each at its own random centre
     elastic_alpha: float = 0.0    # elastic distortion of the strong view: α uniform in [0, this] px, σ 4 px (0 = off; lesson 03)
     elastic_p: float = 1.0        # probability that a strong view is elastically distorted
+    hflip: bool = False           # flip half the weak and strong views left-right (clothes yes, digits no)
     labeled_aug: str = 'weak'     # augmentation of the labeled batch: 'weak' | 'strong' (the unlabeled strong view's)
     teacher: str = 'live'         # the weights the target comes from: 'live' (UDA) | 'ema' (Mean Teacher; needs ema_decay > 0)
     labeled_in_unlabeled: bool = False   # the labeled images also join the unlabeled pool (FixMatch's convention)
@@ -117,6 +122,17 @@ class TrainConfig:
         def bad(msg): raise ConfigError(msg)
         def is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
         def is_num(v): return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v)
+        if not isinstance(self.dataset, str) or not self.dataset.strip():
+            bad(f"dataset must be a name such as 'mnist' or 'fashion_mnist', got {self.dataset!r}")
+        if not isinstance(self.data_dir, str): bad(f"data_dir must be a folder path (a string), got {self.data_dir!r}")
+        if self.data_dir and self.dataset != 'folder':
+            bad(f"data_dir is for dataset 'folder', not {self.dataset!r}; drop --data_dir or pass --dataset folder")
+        if self.dataset == 'folder' and not self.data_dir:
+            bad("dataset 'folder' needs the folder of images: pass --data_dir PATH")
+        if not is_int(self.image_size) or self.image_size < 0:
+            bad(f"image_size must be a non-negative integer (0 = keep the images' size), got {self.image_size!r}")
+        if not is_num(self.test_frac) or not 0 < self.test_frac < 1:
+            bad(f"test_frac must lie in (0, 1) (the share of each class held out for testing), got {self.test_frac!r}")
         if self.model not in MODELS: bad(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.method not in METHODS: bad(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.tsa not in TSA_SCHEDULES: bad(f"unknown TSA schedule {self.tsa!r}; choose one of {', '.join(TSA_SCHEDULES)}")
@@ -153,6 +169,7 @@ class TrainConfig:
         if self.teacher == 'ema' and self.ent_min > 0: bad("ent_min needs the gradient of the clean predictions, which teacher 'ema' does not give; set ent_min 0 or teacher 'live'")
         if not isinstance(self.labeled_in_unlabeled, bool): bad(f"labeled_in_unlabeled must be True or False, got {self.labeled_in_unlabeled!r}")
         if not isinstance(self.sample_magnitude, bool): bad(f"sample_magnitude must be True or False, got {self.sample_magnitude!r}")
+        if not isinstance(self.hflip, bool): bad(f"hflip must be True or False, got {self.hflip!r}")
         if not isinstance(self.dist_align, bool): bad(f"dist_align must be True or False, got {self.dist_align!r}")
         for k in ('amp', 'compile', 'channels_last'):
             if not isinstance(getattr(self, k), bool): bad(f"{k} must be True or False, got {getattr(self, k)!r}")

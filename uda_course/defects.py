@@ -7,7 +7,6 @@ from __future__ import annotations
 import torch
 
 from .core import TrainConfig, RANDAUG_POOLS
-from .data import normalize
 from .augment import AugPlan, apply_plan, draw_plan, rand_augment, weak_augment
 from .uda import consistency_loss, lam_at, tsa_cross_entropy, tsa_threshold, uda_target
 
@@ -41,9 +40,9 @@ def defect_step(defect: str):
         xu_in = report_clamp(xu) if defect == 'normalise_then_clamp' else xu
         x_aug = augment(xu_in, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool], cfg.cutout)
         if defect == 'separate_forward':    # three train-mode passes: BatchNorm sees three differently distributed batches
-            logits_l, logits_orig, logits_aug = model(normalize(weak_augment(xl, gen))), model(normalize(xu)), model(normalize(x_aug))
+            logits_l, logits_orig, logits_aug = model(weak_augment(xl, gen)), model(xu), model(x_aug)
         else:
-            logits = model(normalize(torch.cat([weak_augment(xl, gen), xu, x_aug])))
+            logits = model(torch.cat([weak_augment(xl, gen), xu, x_aug]))
             logits_l, logits_orig, logits_aug = logits.split([len(xl), len(xu), len(xu)])
         sup_loss, tsa_kept = tsa_cross_entropy(logits_l, yl, tsa_threshold(cfg.tsa, progress))
         target, mask = uda_target(logits_orig, cfg.temperature, cfg.beta)

@@ -12,10 +12,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .core import ConfigError, TrainConfig, get_device
-from .data import load_ssl_data, normalize
+from .data import load_ssl_data
 from .train import Callback, check_step_memory, fit
 from .checkpoint import Checkpointer, Resume, TrainingInterrupted, stop_on_sigint
-from .experiment import STEP_FNS, _check_n_test, make_model, open_run, run_experiment
+from .experiment import STEP_FNS, _check_n_test, load_run_data, make_model, open_run, run_experiment
 
 
 # %% auto #0
@@ -96,7 +96,7 @@ class ShardedDDP(DistributedDataParallel):
     def forward_views(self, *views):
         rank, n = dist.get_rank(), dist.get_world_size()
         mine = [v.chunk(n)[rank] for v in views]
-        local = self(normalize(torch.cat(mine))).split([len(v) for v in mine])
+        local = self(torch.cat(mine)).split([len(v) for v in mine])
         return [GatherShards.apply(l) for l in local]
 
 # %% ../nbs/11_distributed.ipynb #c306b79c
@@ -129,8 +129,8 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
     try:
         check_launch(cfg, world, device); _check_n_test(n_test)
         ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
-        if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)
-        check_step_memory(make_model(cfg.model, cfg.seed), cfg, device, data.nbytes())
+        if data is None: data = load_run_data(cfg, data_root)
+        check_step_memory(make_model(cfg.model, cfg.seed, data), cfg, device, data.nbytes())
     except ConfigError:
         if rank == 0: raise
         sys.exit(2)
@@ -140,7 +140,7 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
             return run_experiment(cfg, run_dir, data=data, overwrite=overwrite, show_progress=show_progress, resume=resume,
                                   allow_config_change=allow_config_change, cbs=[DistributedTraining(), *cbs], n_test=n_test)
         resumed = [Resume(ckpt, run_dir)] if ckpt else []
-        try: fit(make_model(cfg.model, cfg.seed), data, cfg, STEP_FNS[cfg.method], cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
+        try: fit(make_model(cfg.model, cfg.seed, data), data, cfg, STEP_FNS[cfg.method], cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
         except TrainingInterrupted: sys.exit(130)                     # rank 0 says where the checkpoint is
     finally: dist.destroy_process_group()
 

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'RUN_LOGS', 'PRESET_SEEDS', 'REFERENCE_RESULTS',
-           'make_model', 'preset_configs', 'environment_info', 'prepare_run_dir', 'LiveCSV', 'TensorBoard', 'open_run',
-           'train_run', 'evaluate_run', 'save_run', 'run_experiment', 'collect_runs', 'results_table', 'reproduce',
-           'seeds_table', 'reproduce_seeds', 'reference_spread']
+           'make_model', 'load_run_data', 'preset_configs', 'environment_info', 'prepare_run_dir', 'LiveCSV',
+           'TensorBoard', 'finished', 'open_run', 'train_run', 'evaluate_run', 'save_run', 'run_experiment',
+           'collect_runs', 'results_table', 'split_folder', 'reproduce', 'seeds_table', 'reproduce_seeds',
+           'reference_spread']
 
 # %% ../nbs/06_experiments.ipynb #9d2045b9
 import json, os, platform, sys, time
@@ -32,12 +33,23 @@ MODEL_CLASSES = {'simple': SimpleCNN, 'best': BestMNISTCNN, 'lean': LeanCNN}
 STEP_FNS = {'sup': supervised_step, 'uda': uda_step}
 REPORT_ACCURACY = {('simple', 'sup'): 0.79, ('simple', 'uda'): 0.88, ('best', 'sup'): 0.23, ('best', 'uda'): 0.97}
 
-def make_model(name: str, seed: int = 0) -> torch.nn.Module:
-    "A freshly initialised model by name ('simple', 'best' or 'lean'; the keys of `MODEL_CLASSES`), its weights drawn from `seed`. Raises `ConfigError` for an unknown name. Defined in lesson 06 (nbs/06_experiments.ipynb)."
+def make_model(name: str, seed: int = 0, data: SSLData | None = None) -> torch.nn.Module:
+    """A freshly initialised model by name ('simple', 'best' or 'lean'; the keys of `MODEL_CLASSES`), its
+    weights drawn from `seed`, built for `data`: its channels, image size, number of classes and
+    normalisation statistics (MNIST's when `data` is None). Raises `ConfigError` for an unknown name, or
+    for 'best' on images that are not 1x28x28. Defined in lesson 06 (nbs/06_experiments.ipynb)."""
     if name not in MODEL_CLASSES: raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_CLASSES)}")
+    kw = {} if data is None else dict(n_classes=data.n_classes, in_channels=data.image_shape[0],
+                                      image_size=data.image_shape[1:], mean=data.mean, std=data.std)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MODEL_CLASSES[name]()
+        return MODEL_CLASSES[name](**kw)
+
+def load_run_data(cfg: TrainConfig, data_root=None) -> SSLData:
+    """`load_ssl_data` for the dataset and label split that `cfg` names (`dataset`, `data_dir`,
+    `image_size`, `test_frac`, `n_labeled`, `n_val`, `seed`). Defined in lesson 06."""
+    return load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed, dataset=cfg.dataset,
+                         data_dir=cfg.data_dir or None, image_size=cfg.image_size or None, test_frac=cfg.test_frac)
 
 # %% ../nbs/06_experiments.ipynb #9ba8abeb
 PRESETS = {
@@ -130,12 +142,18 @@ class TensorBoard(Callback):
     def after_fit(self, run):
         if hasattr(self, 'writer'): self.writer.close()
 
+def finished(run_dir) -> bool:
+    """True when `run_dir` holds a run that ran all its steps: a `final.json` without `cancelled` (a run
+    cancelled by a callback can be continued with `--resume`). Defined in lesson 06."""
+    f = Path(run_dir)/'final.json'
+    return f.exists() and not json.loads(f.read_text()).get('cancelled', False)
+
 def open_run(cfg: TrainConfig, run_dir, overwrite: bool = False, resume: bool = False, allow_config_change: bool = False) -> dict | None:
     "Check `run_dir` for a run of `cfg` before anything is written. Returns the checkpoint dict to continue from when `resume`, else None. Refuses with `ConfigError`: a finished run unless `overwrite`, an unfinished one unless `resume` or `overwrite`, both flags at once, and on resume a config that differs from the checkpoint's (listing the keys) unless `allow_config_change`; a corrupted checkpoint raises `CheckpointError`. Defined in lesson 06."
     run_dir = Path(run_dir)
     if resume:
         if overwrite: raise ConfigError("--resume (continue the run) and --overwrite (start it again) contradict each other; pass one of them")
-        if (run_dir/'final.json').exists(): raise ConfigError(f"{run_dir} holds a finished run: there is nothing to resume")
+        if finished(run_dir): raise ConfigError(f"{run_dir} holds a finished run: there is nothing to resume")
         ckpt = load_checkpoint(run_dir/'checkpoint.pt')
         diff = config_diff(TrainConfig.from_dict(ckpt['config']).to_dict(), cfg.to_dict())   # a key the checkpoint predates takes its default
         if diff and not allow_config_change:
@@ -157,7 +175,7 @@ def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dic
         for f in RUN_LOGS: (run_dir/f).unlink(missing_ok=True)
     _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), step_fn=step_fn.__name__, environment=environment_info(device),
                                             resumed_from_step=ckpt['step'] if ckpt else None))
-    model, ckpt_path = make_model(cfg.model, cfg.seed), run_dir/'checkpoint.pt'
+    model, ckpt_path = make_model(cfg.model, cfg.seed, data), run_dir/'checkpoint.pt'
     t0 = time.time() - (ckpt['history'][-1]['time_s'] if ckpt and ckpt['history'] else 0)
     own = [LiveCSV(run_dir/'metrics.live.csv'), Checkpointer(ckpt_path), *([Resume(ckpt, ckpt_path)] if ckpt else [])]
     try: history, ema = fit(model, data, cfg, step_fn, cbs=[*own, *cbs], device=device, show_progress=show_progress)
@@ -165,25 +183,32 @@ def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dic
     return history, model, ema, time.time() - t0
 
 def evaluate_run(cfg: TrainConfig, history, model, ema, data: SSLData, step_fn, wall_s: float, device) -> tuple:
-    "Final metrics dict (test accuracy on all test images of `data`, raw and EMA, from one pass of each model; last validation accuracy; wall time) and the test predictions int64 (N,) of the reported model (the EMA when there is one). Defined in lesson 06."
+    """Final metrics dict (test accuracy on all test images of `data`, raw and EMA, from one pass of each
+    model; last validation accuracy; wall time; `steps` trained) and the test predictions int64 (N,) of the
+    reported model (the EMA when there is one). A run that a callback cancelled (`CancelFit`) also says
+    `cancelled: true` and `steps_planned`. Defined in lesson 06."""
     y = data.y_test.cpu().numpy()
     pred = {k: predict(m, data.x_test).argmax(1) for k, m in (('raw', model), ('ema', ema)) if m is not None}   # one pass per model
-    final = dict(model=cfg.model, method=cfg.method, step_fn=step_fn.__name__, report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=cfg.steps, n_labeled=cfg.n_labeled,
+    trained = int(history.step.iloc[-1]) if len(history) else 0
+    final = dict(dataset=cfg.dataset, model=cfg.model, method=cfg.method, step_fn=step_fn.__name__,
+                 report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=trained, n_labeled=cfg.n_labeled,
                  test_acc=float(accuracy_score(y, pred['raw'].numpy())),       # what `accuracy` computes, from the same predictions
                  test_acc_ema=float(accuracy_score(y, pred['ema'].numpy())) if ema is not None else None,
                  val_acc=float(history.val_acc.dropna().iloc[-1]),
                  val_acc_ema=float(history.val_acc_ema.dropna().iloc[-1]) if 'val_acc_ema' in history else None,
                  train_wall_s=round(wall_s, 1), device=str(device))
+    if trained < cfg.steps: final.update(cancelled=True, steps_planned=cfg.steps)   # an early, normal end
     return final, pred['ema' if ema is not None else 'raw']
 
 def save_run(run_dir: Path, cfg: TrainConfig, history, model, ema, final: dict, pred, data: SSLData):
     "Write `metrics.csv` (and remove the live file), `classification_report.csv`, `history.png`, `confusion.png`, `model.pt`, and `final.json` last, which marks the run finished. Defined in lesson 06."
     import matplotlib; import matplotlib.pyplot as plt
     history.to_csv(run_dir/'metrics.csv', index=False); (run_dir/'metrics.live.csv').unlink(missing_ok=True)
-    classification_table(data.y_test.numpy(), pred.numpy()).to_csv(run_dir/'classification_report.csv')
+    classification_table(data.y_test.numpy(), pred.numpy(), data.n_classes).to_csv(run_dir/'classification_report.csv')
     with matplotlib.rc_context({'interactive': False}):
         fig = plot_history(history)[0].figure; fig.tight_layout(); fig.savefig(run_dir/'history.png', dpi=90); plt.close(fig)
-        ax = plot_confusion(data.y_test, pred, title=f"{cfg.model}/{cfg.method}, {cfg.n_labeled} labels{' (EMA)' if ema is not None else ''}")
+        title = f"{data.name}, {cfg.model}/{cfg.method}, {cfg.n_labeled} labels{' (EMA)' if ema is not None else ''}"
+        ax = plot_confusion(data.y_test, pred, title=title, classes=data.classes)
         ax.figure.tight_layout(); ax.figure.savefig(run_dir/'confusion.png', dpi=90); plt.close(ax.figure)
     weights = dict(model=model.state_dict(), ema=ema.state_dict() if ema is not None else None)
     torch.save(weights, run_dir/'model.pt.tmp'); os.replace(run_dir/'model.pt.tmp', run_dir/'model.pt')
@@ -200,8 +225,10 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     device, step_fn = get_device(cfg.device), step_fn or STEP_FNS[cfg.method]
     _check_n_test(n_test)
     ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
-    if data is None: data = load_ssl_data(data_root, cfg.n_labeled, cfg.n_val, cfg.seed)        # bad split/data: refused before any folder exists
-    check_step_memory(make_model(cfg.model, cfg.seed), cfg, device, data.nbytes())   # refused before any folder exists
+    if data is None: data = load_run_data(cfg, data_root)          # bad split/data: refused before any folder exists
+    if data.name != cfg.dataset:
+        raise ConfigError(f"the data passed is {data.name!r} but the config says dataset={cfg.dataset!r}; make them agree")
+    check_step_memory(make_model(cfg.model, cfg.seed, data), cfg, device, data.nbytes())   # also refuses 'best' on non-MNIST shapes
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
     history, model, ema, wall = train_run(cfg, run_dir, data, step_fn, ckpt, device, show_progress, cbs)
@@ -229,13 +256,29 @@ def collect_runs(folder) -> pd.DataFrame:
 def results_table(finals: list) -> pd.DataFrame:
     "Table of final metrics dicts with the report's accuracy beside ours. Defined in lesson 06."
     df = pd.DataFrame(finals)
-    df['report'] = [REPORT_ACCURACY.get((m, k)) for m, k in zip(df.model, df.method)]
+    on_mnist = df.dataset.fillna('mnist') == 'mnist' if 'dataset' in df else [True] * len(df)
+    df['report'] = [REPORT_ACCURACY.get((m, k)) if o else None for m, k, o in zip(df.model, df.method, on_mnist)]
     df['method'] = df.method.map({'sup': 'supervised', 'uda': 'UDA'})
     return df[['model', 'method', 'steps', 'test_acc', 'test_acc_ema', 'report', 'train_wall_s']]
 
+def _data_overrides(preset: str, dataset=None, data_dir=None) -> dict:
+    "Config overrides for another dataset than the preset's own (none when `dataset` is None)."
+    if dataset is None: return {} if data_dir is None else dict(data_dir=data_dir)
+    return dict(dataset=dataset, **({} if data_dir is None else dict(data_dir=data_dir)))
+
+def split_folder(out, preset: str, seed: int, dataset=None) -> Path:
+    """`out/<preset>-seed<seed>`, or `out/<dataset>-<preset>-seed<seed>` when `dataset` is not the preset's
+    own, so runs on two datasets never share a folder. Defined in lesson 06."""
+    own = next(iter(PRESETS[preset].values())).get('dataset', 'mnist')
+    return Path(out)/(f"{preset}-seed{seed}" if dataset in (None, own) else f"{dataset}-{preset}-seed{seed}")
+
+def _title(cfg: TrainConfig) -> str:
+    from uda_course.data import IDX_DATASETS
+    return IDX_DATASETS[cfg.dataset]['title'] if cfg.dataset in IDX_DATASETS else f"{cfg.dataset} ({cfg.data_dir})"
+
 def _check_rows(cfgs, out, preset, seed, overwrite, reuse):
     "Run folders of one split; refuses finished ones unless overwrite/reuse (before any training)."
-    root = Path(out)/f"{preset}-seed{seed}"
+    root = split_folder(out, preset, seed, cfgs[0].dataset)
     dirs = [root/f"{c.model}-{c.method}" for c in cfgs]
     for d in dirs:
         if (d/'final.json').exists() and not (overwrite or reuse):
@@ -243,15 +286,16 @@ def _check_rows(cfgs, out, preset, seed, overwrite, reuse):
     return root, dirs
 
 def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, device: str = 'auto',
-              overwrite: bool = False, reuse: bool = False, show_progress: bool = True, n_test: int | None = None) -> pd.DataFrame:
-    "Run the four configurations of `preset` on label split `seed`, writing `out/<preset>-seed<seed>/<model>-<method>/` and `results.md`. Returns the results table. `n_test` evaluates the rows it trains on the first `n_test` test images only (a smoke test's shortcut, stated in `results.md`); by default on all 10,000. Raises `ConfigError` before training if a run folder is finished (unless `overwrite` or `reuse`). Defined in lesson 06."
-    cfgs = preset_configs(preset, seed=seed, device=device)
+              overwrite: bool = False, reuse: bool = False, show_progress: bool = True, n_test: int | None = None,
+              dataset: str | None = None, data_dir: str | None = None) -> pd.DataFrame:
+    "Run the four configurations of `preset` on label split `seed`, writing `out/<preset>-seed<seed>/<model>-<method>/` and `results.md`. Returns the results table. `n_test` evaluates the rows it trains on the first `n_test` test images only (a smoke test's shortcut, stated in `results.md`); by default on all 10,000. Raises `ConfigError` before training if a run folder is finished (unless `overwrite` or `reuse`). `dataset` (and `data_dir` for 'folder') runs the preset on another dataset than its own, in `split_folder`. Defined in lesson 06."
+    cfgs = preset_configs(preset, seed=seed, device=device, **_data_overrides(preset, dataset, data_dir))
     get_device(device)
     if overwrite and reuse: raise ConfigError("--overwrite (run finished rows again) and --reuse (keep them) contradict each other; pass one of them")
     _check_n_test(n_test)
     root, dirs = _check_rows(cfgs, out, preset, seed, overwrite, reuse)
     todo = [not (reuse and (d/'final.json').exists()) for d in dirs]   # rows to train; the others are reused as they are
-    data = load_ssl_data(data_root, cfgs[0].n_labeled, cfgs[0].n_val, seed) if any(todo) else None
+    data = load_run_data(cfgs[0], data_root) if any(todo) else None
     for d, t in zip(dirs, todo):
         if t: prepare_run_dir(d, overwrite=True)
     finals = []
@@ -261,7 +305,7 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None, 
     table = results_table(finals)
     evaluated = 'all 10,000 test images' if n_test is None else f"the first {n_test:,} test images"
     md = (f"# Report table reproduced: preset `{preset}`, label split seed {seed}\n\n"
-          f"MNIST, {cfgs[0].n_labeled} labels; test accuracy on {evaluated}. Made by `uda_reproduce --preset {preset} --seed {seed}{'' if n_test is None else f' --n_test {n_test}'}`.\n\n"
+          f"{_title(cfgs[0])}, {cfgs[0].n_labeled} labels; test accuracy on {evaluated}. Made by `uda_reproduce --preset {preset} --seed {seed}{_flags(dataset, data_dir, n_test)}`.\n\n"
           + table.to_markdown(index=False, floatfmt=('', '', '', '.4f', '.4f', '.2f', '.0f')) + '\n')
     (root/'results.md').write_text(md)
     return table
@@ -278,24 +322,33 @@ def seeds_table(per_seed: dict) -> pd.DataFrame:
                 report=('report', 'first'), train_wall_s_mean=('train_wall_s', 'mean'))
     return out.reset_index()
 
+def _flags(dataset, data_dir, n_test) -> str:
+    "The command-line flags that repeat a run on another dataset or test subset."
+    return ''.join(f' --{k} {v}' for k, v in (('dataset', dataset), ('data_dir', data_dir), ('n_test', n_test)) if v is not None)
+
 def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs', data_root=None, device: str = 'auto',
-                    overwrite: bool = False, reuse: bool = False, show_progress: bool = True, n_test: int | None = None) -> pd.DataFrame:
+                    overwrite: bool = False, reuse: bool = False, show_progress: bool = True, n_test: int | None = None,
+                    dataset: str | None = None, data_dir: str | None = None) -> pd.DataFrame:
     "`reproduce` on label splits 0 … `seeds`−1 (default `PRESET_SEEDS[preset]`; `n_test` as in `reproduce`), then `seeds_table`, also written to `out/<preset>-<seeds>splits.md` with every run folder listed. Finished runs of any split are refused before any training (unless `overwrite` or `reuse`). Defined in lesson 06."
     n = PRESET_SEEDS.get(preset, 5) if seeds is None else seeds
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ConfigError(f"--seeds must be a positive number of label splits, got {seeds!r}")
     if overwrite and reuse: raise ConfigError("--overwrite (run finished rows again) and --reuse (keep them) contradict each other; pass one of them")
-    for s in range(n): _check_rows(preset_configs(preset, seed=s, device=device), out, preset, s, overwrite, reuse)
-    per_seed = {s: reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress, n_test) for s in range(n)}
+    over = _data_overrides(preset, dataset, data_dir)
+    cfgs = {s: preset_configs(preset, seed=s, device=device, **over) for s in range(n)}
+    for s in range(n): _check_rows(cfgs[s], out, preset, s, overwrite, reuse)
+    per_seed = {s: reproduce(preset, out, s, data_root, device, overwrite, reuse, show_progress, n_test, dataset, data_dir)
+                for s in range(n)}
     table = seeds_table(per_seed)
-    folders = '\n'.join(f"- `{Path(out)/f'{preset}-seed{s}'}/`" for s in range(n))
+    folders = '\n'.join(f"- `{split_folder(out, preset, s, cfgs[s][0].dataset)}/`" for s in range(n))
     fmt = table.assign(test_acc=[f"{m:.4f} ± {sd:.4f}" if n > 1 else f"{m:.4f}" for m, sd in zip(table.test_acc_mean, table.test_acc_std)],
                        test_acc_ema=[f"{m:.4f} ± {sd:.4f}" if n > 1 else f"{m:.4f}" for m, sd in zip(table.test_acc_ema_mean, table.test_acc_ema_std)])
     evaluated = 'all 10,000 test images' if n_test is None else f"the first {n_test:,} test images"
-    md = (f"# Preset `{preset}` over {n} label split(s)\n\nMNIST, test accuracy on {evaluated}, mean ± std over label splits 0–{n - 1}. "
-          f"Made by `uda_reproduce --preset {preset} --seeds {n}{'' if n_test is None else f' --n_test {n_test}'}`.\n\n"
+    md = (f"# Preset `{preset}` over {n} label split(s)\n\n{_title(cfgs[0][0])}, test accuracy on {evaluated}, mean ± std over label splits 0–{n - 1}. "
+          f"Made by `uda_reproduce --preset {preset} --seeds {n}{_flags(dataset, data_dir, n_test)}`.\n\n"
           + fmt[['model', 'method', 'steps', 'n_splits', 'test_acc', 'test_acc_ema', 'report', 'train_wall_s_mean']].to_markdown(index=False, floatfmt=('', '', '.0f', '.0f', '', '', '.2f', '.0f'))
           + f"\n\nRun folders (one per split, each with its own results.md):\n{folders}\n")
-    (Path(out)/f"{preset}-{n}splits.md").write_text(md)
+    stem = split_folder(out, preset, 0, cfgs[0][0].dataset).name.rsplit('-seed', 1)[0]   # '<preset>' or '<dataset>-<preset>'
+    (Path(out)/f"{stem}-{n}splits.md").write_text(md)
     return table
 
 # %% ../nbs/06_experiments.ipynb #82a7ffbe

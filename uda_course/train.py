@@ -14,50 +14,80 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .core import ConfigError, TrainConfig, fast_mode, get_device, seed_everything
-from .data import SSLData, normalize
+from .data import MNIST_MEAN, MNIST_STD, SSLData, normalize
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 # %% auto #0
-__all__ = ['SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history', 'InfiniteSampler',
-           'make_optimizer', 'make_scheduler', 'make_ema', 'forward_views', 'labeled_step', 'Callback', 'CancelFit',
-           'TrainingDiverged', 'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite', 'ProgressBar',
-           'available_memory', 'step_memory_bytes', 'check_step_memory', 'check_speed_options']
+__all__ = ['OwnsNormalization', 'SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history',
+           'InfiniteSampler', 'make_optimizer', 'make_scheduler', 'make_ema', 'forward_views', 'labeled_step',
+           'Callback', 'CancelFit', 'TrainingDiverged', 'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite',
+           'ProgressBar', 'available_memory', 'step_memory_bytes', 'check_step_memory', 'check_speed_options']
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
-class SimpleCNN(nn.Sequential):
-    "The report's Table 1 CNN. Input float32 (B, 1, 28, 28) normalised; output logits float32 (B, 10). Defined in lesson 02."
-    def __init__(self, n_classes: int = 10):
+class OwnsNormalization:
+    """Mixin for a network that normalises its own input: it keeps its data's per-channel `mean` and `std`
+    (tuples of C floats) and `input_shape` (C, H, W), so every caller passes raw images. Defined in lesson 02."""
+    def set_input(self, in_channels: int, image_size, mean, std):
+        h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        if len(mean) != in_channels or len(std) != in_channels:
+            raise ValueError(f"{in_channels} channel(s) need as many means and stds, got {mean} and {std}")
+        self.input_shape, self.mean, self.std = (in_channels, h, w), tuple(mean), tuple(std)
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        "uint8 (B, C, H, W) in [0, 255] or float in [0, 1] -> float32 standardised with `mean` and `std`."
+        if x.is_floating_point() and not torch.compiler.is_compiling() and x.numel() and float(x.min()) < 0:
+            raise ValueError("the model normalises its own input: pass uint8 images (or float in [0, 1]), "
+                             "not normalised ones (drop the normalize call)")
+        return normalize(x, self.mean, self.std)
+
+class SimpleCNN(OwnsNormalization, nn.Sequential):
+    """The report's Table 1 CNN. Input: raw images uint8 (B, C, H, W) (or float in [0, 1]), which it
+    normalises with `mean` and `std`; output logits float32 (B, n_classes). Defaults: MNIST, 1x28x28,
+    10 classes. Defined in lesson 02."""
+    def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size=28,
+                 mean=(MNIST_MEAN,), std=(MNIST_STD,)):
+        self.set_input(in_channels, image_size, mean, std)
+        _, h, w = self.input_shape
         super().__init__(
-            nn.Conv2d(1, 32, 3, padding='same'), nn.ReLU(),
+            nn.Conv2d(in_channels, 32, 3, padding='same'), nn.ReLU(),
             nn.Conv2d(32, 32, 3, padding='same'), nn.ReLU(),
             nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
-            nn.Linear(32 * 14 * 14, 512), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(32 * (h // 2) * (w // 2), 512), nn.ReLU(), nn.Dropout(0.5),
             nn.Linear(512, n_classes))
+
+    def forward(self, x): return super().forward(self.normalize_input(x))
 
 # %% ../nbs/02_baseline.ipynb #6c137486
 @torch.no_grad()
 def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    "Logits float32 (N, K) on the CPU for images `x` (uint8 (N, 1, 28, 28)), in eval mode, without changing the model's train/eval state. Defined in lesson 02."
+    """Logits float32 (N, K) on the CPU for raw images `x` (uint8 (N, C, H, W)), in eval mode, without
+    changing the model's train/eval state. Defined in lesson 02."""
     was_training = model.training
     model.eval()
     try:
         dev = next(model.parameters()).device
-        return torch.cat([model(normalize(x[i:i + batch_size].to(dev))).float().cpu() for i in range(0, len(x), batch_size)])
+        return torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
     finally: model.train(was_training)
 
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     "Fraction in [0, 1] of images `x` whose arg-max prediction equals label `y` (int64 (N,)), over all N images at once. Defined in lesson 02."
     return float(accuracy_score(y.cpu().numpy(), predict(model, x, batch_size).argmax(1).numpy()))
 
-def classification_table(y_true, y_pred) -> pd.DataFrame:
-    "scikit-learn's classification report (precision, recall, f1, support per digit) as a DataFrame. Defined in lesson 02."
-    return pd.DataFrame(classification_report(y_true, y_pred, labels=list(range(10)), output_dict=True, zero_division=0)).T
+def classification_table(y_true, y_pred, n_classes: int = 10) -> pd.DataFrame:
+    """scikit-learn's classification report (precision, recall, f1, support per class 0..n_classes-1) as a
+    DataFrame. Defined in lesson 02."""
+    report = classification_report(y_true, y_pred, labels=list(range(n_classes)), output_dict=True,
+                                   zero_division=0)
+    return pd.DataFrame(report).T
 
-def plot_confusion(y_true, y_pred, ax=None, title: str = 'confusion matrix'):
-    "Seaborn heatmap of scikit-learn's confusion matrix (rows: true digit, columns: predicted). Returns the axes. Defined in lesson 02."
+def plot_confusion(y_true, y_pred, ax=None, title: str = 'confusion matrix', classes=tuple('0123456789')):
+    """Seaborn heatmap of scikit-learn's confusion matrix (rows: true class, columns: predicted), ticks
+    named by `classes`. Returns the axes. Defined in lesson 02."""
     import matplotlib.pyplot as plt, seaborn as sns
     ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
-    sns.heatmap(confusion_matrix(y_true, y_pred, labels=range(10)), annot=True, fmt='d', cmap='Blues', cbar=False, ax=ax)
+    cm = confusion_matrix(y_true, y_pred, labels=range(len(classes)))
+    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, ax=ax,
+                xticklabels=list(classes), yticklabels=list(classes))
     ax.set(xlabel='predicted', ylabel='true', title=title)
     return ax
 
@@ -115,9 +145,9 @@ def make_ema(model: nn.Module, decay: float):
 
 # %% ../nbs/02_baseline.ipynb #c821a24f
 def forward_views(model, *views) -> list:
-    "Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of `model` over the normalised concatenation, so BatchNorm normalises all views as one batch (lesson 04). Under `cfg.amp` the pass runs in bfloat16 and the logits are cast back, so every loss is computed in float32. A model with its own `forward_views` (lesson 11's `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same result. Defined in lesson 02."
+    "Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of `model` over their concatenation (the model normalises it), so BatchNorm normalises all views as one batch (lesson 04). Under `cfg.amp` the pass runs in bfloat16 and the logits are cast back, so every loss is computed in float32. A model with its own `forward_views` (lesson 11's `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same result. Defined in lesson 02."
     if hasattr(model, 'forward_views'): return [z.float() for z in model.forward_views(*views)]
-    return [z.float() for z in model(normalize(torch.cat(views))).split([len(v) for v in views])]   # float32 even under bf16 autocast
+    return [z.float() for z in model(torch.cat(views)).split([len(v) for v in views])]   # float32 under bf16 too
 
 def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
     "Cross-entropy on the labeled images `xl` (uint8 (B, 1, 28, 28)) as they are, with labels `yl` (int64 (B,)); `xu`, `progress`, `gen` and `state` are ignored. Returns (loss, logs). Lesson 03's `supervised_step` is the same with weak augmentation. Defined in lesson 02."
@@ -161,6 +191,7 @@ class Run:
         self.state, self.history, self.row, self.saved = {}, [], None, None
         self.start = self.step = self.done = 0
         self.loss, self.logs, self.t0, self.step_model = None, {}, time.time(), model
+        self.cancelled = False
     def __call__(self, event: str):
         for cb in self.cbs:
             if hasattr(cb, event): getattr(cb, event)(self)
@@ -204,7 +235,8 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step,
             if run.ema is not None: run.ema.update_parameters(run.model)
             run.done = run.step + 1
             run('after_step')
-    except CancelFit: pass
+    except CancelFit:                                # an early, normal end: record and evaluate where it stopped
+        run.cancelled = True; run('after_cancel')
     finally: run('after_fit')
     return pd.DataFrame(run.history), run.ema_model
 
@@ -223,11 +255,23 @@ class Recorder(Callback):
                        **{k: float(v) for k, v in run.logs.items()}, val_acc=None)   # same columns in every row
         if run.ema is not None: run.row['val_acc_ema'] = None
         run.history.append(run.row)
+    def after_cancel(self, run):                     # the row of the last step made, if it has none yet
+        if run.history and run.history[-1]['step'] == run.done: run.row = run.history[-1]; return
+        loss = run.loss.item() if run.loss is not None else None
+        run.row = dict(step=run.done, time_s=time.time() - run.t0, lr=run.optimizer.param_groups[0]['lr'], loss=loss,
+                       **{k: float(v) for k, v in run.logs.items()}, val_acc=None)
+        if run.ema is not None: run.row['val_acc_ema'] = None
+        run.history.append(run.row)
 
 class Validation(Callback):
     "Every `cfg.eval_every` steps and after the last: validation accuracy of the model (`val_acc`) and of the EMA (`val_acc_ema`) into `run.row`, then the `after_eval` event. Order 0. Defined in lesson 02."
     def after_step(self, run):
         if not _is_eval_step(run): return
+        run.row['val_acc'] = accuracy(run.model, run.data.x_val, run.data.y_val)
+        if run.ema is not None: run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
+        run('after_eval')
+    def after_cancel(self, run):                     # a cancelled run is evaluated where it stopped
+        if run.row['val_acc'] is not None: return
         run.row['val_acc'] = accuracy(run.model, run.data.x_val, run.data.y_val)
         if run.ema is not None: run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
         run('after_eval')
@@ -272,7 +316,8 @@ def step_memory_bytes(model: nn.Module, cfg: TrainConfig, data_bytes: int = 0) -
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad(): model(torch.zeros(1, 1, 28, 28, device=next(model.parameters()).device))
+        shape = getattr(model, 'input_shape', (1, 28, 28))
+        with torch.no_grad(): model(torch.zeros(1, *shape, device=next(model.parameters()).device))
     finally:
         for h in hooks: h.remove()
         model.train(was_training)

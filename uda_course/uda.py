@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import TrainConfig, RANDAUG_POOLS
-from .data import normalize
-from .augment import rand_augment, weak_augment
+from .augment import rand_augment, random_hflip, weak_augment
 from .train import forward_views
 
 # %% auto #0
@@ -79,15 +78,15 @@ def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float 
 # %% ../nbs/04_uda.ipynb #bdeff806
 def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
     "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment, FreeMatch thresholds). The mask uses β or, with `cfg.beta_mode='freematch'`, the per-image thresholds of `freematch_threshold`; `logs['beta_t']` is their batch mean. The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."
-    strong = lambda x: rand_augment(x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
+    strong = lambda x: rand_augment(random_hflip(x, gen) if cfg.hflip else x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
                                     cfg.cutout, cfg.cutout_count, cfg.elastic_alpha, cfg.elastic_p)
     x_aug = strong(xu)                                              # strong view x̂, per image
-    x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen)   # the view the target comes from
-    x_lab = weak_augment(xl, gen) if cfg.labeled_aug == 'weak' else strong(xl)
+    x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen, cfg.hflip)   # the view the target comes from
+    x_lab = weak_augment(xl, gen, cfg.hflip) if cfg.labeled_aug == 'weak' else strong(xl)
     if teacher is None:
         logits_l, logits_orig, logits_aug = forward_views(model, x_lab, x_teacher, x_aug)   # ONE forward: BatchNorm sees one batch
     else:                                                           # Mean Teacher: the EMA weights give the target
-        with torch.no_grad(): logits_orig = teacher.eval()(normalize(x_teacher))
+        with torch.no_grad(): logits_orig = teacher.eval()(x_teacher)
         logits_l, logits_aug = forward_views(model, x_lab, x_aug)
     tsa_eta = tsa_threshold(cfg.tsa, progress)
     sup_loss, tsa_kept = tsa_cross_entropy(logits_l, yl, tsa_eta)
