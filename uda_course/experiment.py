@@ -20,7 +20,8 @@ import torch
 from sklearn.metrics import accuracy_score
 
 from .core import ConfigError, TrainConfig, get_device
-from .data import SSLData, fetch_mnist, load_ssl_data
+from .data import SSLData, load_ssl_data
+from . import folder as _folder   # lesson 01b: registers the 'folder' dataset
 from .train import Callback, SimpleCNN, check_step_memory, fit, accuracy, predict, plot_history, plot_confusion, classification_table
 from .augment import supervised_step
 from .checkpoint import RESULT_NEUTRAL_KEYS, Checkpointer, Resume, TrainingInterrupted, config_diff, load_checkpoint
