@@ -9,3 +9,8 @@ def data_root():
 @pytest.fixture(scope='session')
 def data(data_root):
     return load_ssl_data(data_root, n_labeled=100, n_val=1000, seed=0)
+
+def pytest_configure(config):
+    "torchvision 0.29 warns on every image encode/decode (lesson 01b uses them); the kit pins that version."
+    config.addinivalue_line('filterwarnings', 'ignore:The image decoding and encoding capabilities of TorchVision'
+                            ':DeprecationWarning')

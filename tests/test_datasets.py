@@ -134,3 +134,55 @@ def test_data_and_config_must_agree(data, tmp_path):
                                     (dict(image_size=-1), 'image_size must be'), (dict(test_frac=1.0), 'test_frac must')])
 def test_config_refuses_bad_data_settings(kw, msg):
     with pytest.raises(ConfigError, match=msg): TrainConfig(**kw)
+
+# ---------------------------------------------------------------- the command line, on other data
+import subprocess, sys
+from pathlib import Path
+from uda_course.folder import write_image_folder
+from uda_course.train import step_memory_bytes
+
+def _cli(name, *args, cwd=None):
+    exe = Path(sys.executable).parent/name
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+@pytest.fixture(scope='module')
+def rgb_folder(tmp_path_factory):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (45, 3, 12, 12), dtype=torch.uint8, generator=g)
+    return write_image_folder(tmp_path_factory.mktemp('f')/'imgs', x, torch.arange(3).repeat(15), ['a', 'b', 'c'])
+
+@pytest.mark.parametrize('extra,msg', [
+    (['--dataset', 'cifar'], "unknown dataset 'cifar'"),
+    (['--dataset', 'folder'], 'pass --data_dir PATH'),
+    (['--dataset', 'folder', '--data_dir', 'RGB', '--model', 'best'], "model 'best' is the report's MNIST network"),
+    (['--dataset', 'folder', '--data_dir', 'RGB', '--model', 'lean', '--n_labeled', '100'], 'multiple of 3'),
+    (['--dataset', 'folder', '--data_dir', 'NOWHERE', '--model', 'lean'], 'NOWHERE'),
+])
+def test_uda_train_refuses_bad_data_in_one_line_and_writes_nothing(extra, msg, rgb_folder, tmp_path):
+    extra = [str(rgb_folder) if a == 'RGB' else str(tmp_path/'nowhere') if a == 'NOWHERE' else a for a in extra]
+    msg = msg.replace('NOWHERE', 'nowhere')
+    r = _cli('uda_train', *extra, '--steps', '2', '--out', str(tmp_path/'runs'), '--name', 'r', '--quiet')
+    assert r.returncode == 2 and msg in r.stderr and r.stderr.count('\n') == 1, r.stderr
+    assert not (tmp_path/'runs').exists()
+
+def test_uda_train_on_a_folder_end_to_end(rgb_folder, tmp_path):
+    r = _cli('uda_train', '--dataset', 'folder', '--data_dir', str(rgb_folder), '--model', 'lean', '--n_labeled', '6',
+             '--n_val', '6', '--steps', '2', '--eval_every', '1', '--batch_size', '4', '--out', str(tmp_path),
+             '--name', 'f', '--quiet')
+    assert r.returncode == 0, r.stderr
+    final = json.loads((tmp_path/'f'/'final.json').read_text())
+    assert final['dataset'] == 'folder' and final['steps'] == 2
+    cfg = json.loads((tmp_path/'f'/'config.json').read_text())['config']
+    assert cfg['data_dir'] == str(rgb_folder)
+
+def test_uda_fetch_data_datasets(rgb_folder, tmp_path):
+    r = _cli('uda_fetch_data', '--dataset', 'folder', '--data_dir', str(rgb_folder), '--root', str(tmp_path))
+    assert r.returncode == 0 and '3 classes' in r.stdout and '3x12x12' in r.stdout, r.stderr
+    r = _cli('uda_fetch_data', '--dataset', 'svhn', '--root', str(tmp_path))
+    assert r.returncode == 2 and "unknown dataset 'svhn'" in r.stderr
+
+def test_memory_estimate_uses_the_model_input_shape():
+    cfg = TrainConfig(model='lean', method='uda')
+    small = step_memory_bytes(LeanCNN(), cfg)
+    big = step_memory_bytes(LeanCNN(in_channels=3, image_size=56, mean=(0.5,) * 3, std=(0.2,) * 3), cfg)
+    assert big > 3 * small

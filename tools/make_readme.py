@@ -4,11 +4,13 @@ Markdown cells are copied as they are; code cells become ```python blocks; cells
 the note that `make lessons` puts under the title (cell id `executed`: when and where the notebook was executed).
 A markdown line `<!-- include: PATH -->` (PATH relative to the repository root) is replaced by that file's text (less its `# ` title line, if any), so the
 README's results tables are the very files the runs wrote (results/...).
+Relative links and images, written relative to `nbs/` as the notebook needs them (`04_uda.ipynb`, `../results/x.png`),
+are made relative to the repository root, where README.md lives (`nbs/04_uda.ipynb`, `results/x.png`); code and included files are left alone.
 `--check` exits 1 when README.md is not what index.ipynb gives (used by .ci/check-sync).
 """
 import sys
 from pathlib import Path
-import re
+import posixpath, re
 import nbformat
 
 root = Path(__file__).resolve().parents[1]
@@ -18,6 +20,18 @@ def included(path: Path) -> str:
     text = path.read_text().strip()
     return re.sub(r'\A# [^\n]*\n+', '', text)
 
+_LINK = re.compile(r'(\]\(<?|\b(?:src|href)=["\'])([^)\s"\'>]+)')   # [text](url), ![alt](url), src="url", href='url'
+_CODE = re.compile(r'(```.*?```|`[^`\n]*`)', re.S)
+
+def relink(md: str) -> str:
+    "Links of a markdown cell of nbs/index.ipynb made relative to the repository root; code spans and blocks unchanged."
+    def fix(m):
+        url = m[2]
+        if re.match(r'[a-zA-Z][\w+.-]*:|[#/]', url): return m[0]          # http:, mailto:, #anchor, /absolute
+        path, sep, frag = url.partition('#')
+        return m[1] + posixpath.normpath('nbs/' + path) + sep + frag
+    return ''.join(part if i % 2 else _LINK.sub(fix, part) for i, part in enumerate(_CODE.split(md)))
+
 def render() -> str:
     nb = nbformat.read(root/'nbs'/'index.ipynb', as_version=4)
     parts = []
@@ -25,7 +39,7 @@ def render() -> str:
         src = c.source.strip()
         if not src or c.get('id') == 'executed' or src.startswith('#| hide') or src.startswith('#|hide'): continue
         if c.cell_type == 'code': src = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
-        if c.cell_type == 'markdown': src = re.sub(r'<!-- include: (\S+) -->', lambda m: included(root/m[1]), src)
+        if c.cell_type == 'markdown': src = re.sub(r'<!-- include: (\S+) -->', lambda m: included(root/m[1]), relink(src))
         parts.append(src if c.cell_type == 'markdown' else f"```python\n{src}\n```")
     return '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n' + '\n\n'.join(parts) + '\n'
 
