@@ -198,7 +198,10 @@ def test_l08_ex3_one_randaugment_draw_for_the_whole_batch(small, monkeypatch):
     real_apply = defects.apply_plan
     monkeypatch.setattr(defects, 'apply_plan', lambda x, plan: plans.append(plan) or real_apply(x, plan))
     cfg = TrainConfig(model='simple', method='uda', batch_size=32, unsup_ratio=2)  # μB = 64 unlabeled images
-    tiny = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    class Tiny(nn.Module):                                                    # takes raw uint8 images, as the kit's models do
+        def __init__(self): super().__init__(); self.lin = nn.Linear(784, 10)
+        def forward(self, x): return self.lin(x.float().flatten(1) / 255)
+    tiny = Tiny()
     defect_step('batchwise_randaugment')(tiny, small.x_labeled[:32], small.y_labeled[:32], small.x_unlabeled[:64], cfg, 0.1,
                                          torch.Generator().manual_seed(0), {})
     (plan,) = plans

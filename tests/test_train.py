@@ -115,7 +115,11 @@ def test_user_callback_stops_early_and_records_the_learning_rate(data):
     assert cb.lrs == pytest.approx([0.1 * math.cos(7 * math.pi * t / (16 * 20)) for t in range(1, 8)])
     assert cb.lrs == pytest.approx(h.lr.tolist())
     torch.manual_seed(0); full, _ = fit(SimpleCNN(), data, cfg, log_every=1, show_progress=False)
-    pd.testing.assert_frame_equal(h.drop(columns='time_s'), full.drop(columns='time_s').iloc[:7])   # stopping changes nothing before it
+    assert not math.isnan(h.val_acc.iloc[-1])                          # a cancelled run is evaluated where it stopped
+    before = h.drop(columns='time_s').iloc[:6], full.drop(columns='time_s').iloc[:6]
+    pd.testing.assert_frame_equal(*before)                             # stopping changes nothing before it
+    last = h.drop(columns=['time_s', 'val_acc']).iloc[6], full.drop(columns=['time_s', 'val_acc']).iloc[6]
+    pd.testing.assert_series_equal(*last)                              # the last row too, but its validation
 
 def test_callbacks_run_in_order_and_after_fit_runs_on_errors(data):
     calls = []

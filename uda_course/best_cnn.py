@@ -18,28 +18,38 @@ def _conv_bn_relu(c_in: int, c_out: int, k: int, stride: int = 1):
     return [nn.Conv2d(c_in, c_out, k, stride, padding=k // 2), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 class BestMNISTCNN(OwnsNormalization, nn.Sequential):
-    """The report's Table 3 network (596,490 parameters). Input: raw images uint8 (B, 1, 28, 28), which it
-    normalises with `mean` and `std`; output logits float32 (B, n_classes). It is MNIST's network: any
-    other image shape raises `ConfigError`. Defined in lesson 05 (nbs/05_best_cnn.ipynb)."""
+    """The report's Table 3 network (596,490 parameters). Input: raw images uint8 (B, 1, 28, 28),
+    which it normalises with `mean` and `std`; output logits float32 (B, n_classes). It is MNIST's
+    network: any other image shape raises `ConfigError`. Defined in lesson 05
+    (nbs/05_best_cnn.ipynb)."""
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size=28,
                  mean=(MNIST_MEAN,), std=(MNIST_STD,)):
         self.set_input(in_channels, image_size, mean, std)
         if self.input_shape != (1, 28, 28):
             shape = 'x'.join(map(str, self.input_shape))
-            raise ConfigError(f"model 'best' is the report's MNIST network and takes 1x28x28 images, "
-                              f"not {shape}; use --model lean or --model simple")
+            raise ConfigError("model 'best' is the report's MNIST network and takes 1x28x28 "
+                              f"images, not {shape}; use --model lean or --model simple")
         super().__init__(
-            *_conv_bn_relu(1, 32, 3), *_conv_bn_relu(32, 32, 3), *_conv_bn_relu(32, 32, 5, stride=2), nn.Dropout(0.3),
-            *_conv_bn_relu(32, 64, 3), *_conv_bn_relu(64, 64, 3), *_conv_bn_relu(64, 64, 5, stride=2), nn.Dropout(0.4),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, n_classes))
+            *_conv_bn_relu(1, 32, 3), *_conv_bn_relu(32, 32, 3),
+            *_conv_bn_relu(32, 32, 5, stride=2), nn.Dropout(0.3),
+            *_conv_bn_relu(32, 64, 3), *_conv_bn_relu(64, 64, 3),
+            *_conv_bn_relu(64, 64, 5, stride=2), nn.Dropout(0.4),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(128, n_classes))
 
     def forward(self, x): return super().forward(self.normalize_input(x))
 
 # %% ../nbs/05_best_cnn.ipynb #7b585045
 def layer_table(model: nn.Module, input_shape=None):
-    """One row per child of `model` (an `nn.Sequential`): `layer` (its class name), `output` (the per-image output shape, a tuple) and `parameters` (int). Runs one zero image of `input_shape` (C, H, W) through `model` in eval mode, without gradient, and restores the mode. Returns a pandas DataFrame. Raises TypeError if `model` is not an `nn.Sequential`. Defined in lesson 05 (nbs/05_best_cnn.ipynb)."""
+    """One row per child of `model` (an `nn.Sequential`): `layer` (its class name), `output` (the
+    per-image output shape, a tuple) and `parameters` (int). Runs one zero image of `input_shape`
+    (C, H, W) through `model` in eval mode, without gradient, and restores the mode. Returns a
+    pandas DataFrame. Raises TypeError if `model` is not an `nn.Sequential`. Defined in lesson 05
+    (nbs/05_best_cnn.ipynb)."""
     import pandas as pd
-    if not isinstance(model, nn.Sequential): raise TypeError(f"layer_table needs an nn.Sequential (its children run in order), got {type(model).__name__}")
+    if not isinstance(model, nn.Sequential):
+        raise TypeError("layer_table needs an nn.Sequential (its children run in order), "
+                        f"got {type(model).__name__}")
     p = next(model.parameters(), None)
     input_shape = input_shape or getattr(model, 'input_shape', (1, 28, 28))
     x = torch.zeros(1, *input_shape, device=p.device if p is not None else 'cpu')
@@ -49,28 +59,34 @@ def layer_table(model: nn.Module, input_shape=None):
         with torch.no_grad():
             for layer in model:
                 x = layer(x)
-                rows.append(dict(layer=type(layer).__name__, output=tuple(x.shape[1:]), parameters=sum(q.numel() for q in layer.parameters())))
+                rows.append(dict(layer=type(layer).__name__, output=tuple(x.shape[1:]),
+                                 parameters=sum(q.numel() for q in layer.parameters())))
     finally: model.train(was_training)
     return pd.DataFrame(rows)
 
 # %% ../nbs/05_best_cnn.ipynb #c71e7172
 class LeanCNN(OwnsNormalization, nn.Sequential):
-    """A 4-convolution network designed for throughput (98,682 parameters on MNIST): conv 16 at full size,
-    pool, conv 32 and 64 at half size, pool, conv 128 at quarter size, global average pooling, linear.
-    BatchNorm after every convolution, no dropout; parameters and activations `channels_last`. Input: raw
-    images uint8 (B, C, H, W) of any size, which it normalises with `mean` and `std`; output logits
-    float32 (B, n_classes). Defined in lesson 05 (nbs/05_best_cnn.ipynb)."""
+    """A 4-convolution network designed for throughput (98,682 parameters on MNIST): conv 16 at full
+    size, pool, conv 32 and 64 at half size, pool, conv 128 at quarter size, global average pooling,
+    linear. BatchNorm after every convolution, no dropout; parameters and activations
+    `channels_last`. Input: raw images uint8 (B, C, H, W) of any size, which it normalises with
+    `mean` and `std`; output logits float32 (B, n_classes). Defined in lesson 05
+    (nbs/05_best_cnn.ipynb)."""
     def __init__(self, n_classes: int = 10, widths: tuple = (16, 32, 64, 128), in_channels: int = 1,
                  image_size=28, mean=(MNIST_MEAN,), std=(MNIST_STD,)):
         self.set_input(in_channels, image_size, mean, std)
         a, b, c, d = widths
-        cbr = lambda i, o: [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
-        super().__init__(*cbr(in_channels, a), nn.MaxPool2d(2), *cbr(a, b), *cbr(b, c), nn.MaxPool2d(2), *cbr(c, d),
+        cbr = lambda i, o: [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o),
+                            nn.ReLU(inplace=True)]
+        super().__init__(*cbr(in_channels, a), nn.MaxPool2d(2), *cbr(a, b), *cbr(b, c),
+                         nn.MaxPool2d(2), *cbr(c, d),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(d, n_classes))
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x):
         x = self.normalize_input(x)
-        if self[4].weight.is_contiguous(memory_format=torch.channels_last):   # unless moved back with .to(memory_format=...)
-            x = x.contiguous(memory_format=torch.channels_last)               # the layout CPU convolutions prefer
+        # unless moved back with .to(memory_format=...)
+        if self[4].weight.is_contiguous(memory_format=torch.channels_last):
+            # the layout CPU convolutions prefer
+            x = x.contiguous(memory_format=torch.channels_last)
         return super().forward(x)

@@ -20,10 +20,14 @@ __all__ = ['CHECKPOINT_FORMAT', 'RESULT_NEUTRAL_KEYS', 'CheckpointError', 'save_
 CHECKPOINT_FORMAT = 1   # bump when the layout of the saved dict changes
 
 class CheckpointError(ConfigError):
-    "A checkpoint that cannot be used (missing, corrupted, truncated, from another format or config); the message names the fix. Defined in lesson 07 (nbs/07_checkpoints.ipynb)."
+    """A checkpoint that cannot be used (missing, corrupted, truncated, from another format or
+    config); the message names the fix. Defined in lesson 07 (nbs/07_checkpoints.ipynb)."""
 
 def save_checkpoint(path, obj: dict) -> Path:
-    "Write `obj` (tensors, numbers, strings, lists, dicts) to `path` atomically: to a temporary file in the same folder, then `os.replace`. On failure (e.g. a full disk) the previous file at `path` is untouched, the temporary file removed, and `CheckpointError` raised. Returns the path. Defined in lesson 07."
+    """Write `obj` (tensors, numbers, strings, lists, dicts) to `path` atomically: to a temporary
+    file in the same folder, then `os.replace`. On failure (e.g. a full disk) the previous file at
+    `path` is untouched, the temporary file removed, and `CheckpointError` raised. Returns the path.
+    Defined in lesson 07."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -32,29 +36,39 @@ def save_checkpoint(path, obj: dict) -> Path:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write checkpoint {path} ({e.strerror}); the previous checkpoint is kept. Free disk space or pass another --out") from None
+        raise CheckpointError(f"could not write checkpoint {path} ({e.strerror}); the previous "
+                              "checkpoint is kept. Free disk space or pass another --out") from None
     return path
 
 def load_checkpoint(path) -> dict:
-    "Load a checkpoint written by `save_checkpoint` onto the CPU with `torch.load(weights_only=True)`. Raises `CheckpointError` when the file is missing, truncated, corrupted or of another format. Defined in lesson 07."
+    """Load a checkpoint written by `save_checkpoint` onto the CPU with
+    `torch.load(weights_only=True)`. Raises `CheckpointError` when the file is missing, truncated,
+    corrupted or of another format. Defined in lesson 07."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}: the run stopped before its first checkpoint; start it again with --overwrite")
+        raise CheckpointError(f"no checkpoint at {path}: the run stopped before its first "
+                              "checkpoint; start it again with --overwrite")
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({type(e).__name__}); start the run again with --overwrite") from None
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({type(e).__name__}); "
+                              "start the run again with --overwrite") from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != CHECKPOINT_FORMAT or 'step' not in ckpt:
-        raise CheckpointError(f"{path} is not a uda_course checkpoint of format {CHECKPOINT_FORMAT}; start the run again with --overwrite")
+        raise CheckpointError(f"{path} is not a uda_course checkpoint of format "
+                              f"{CHECKPOINT_FORMAT}; start the run again with --overwrite")
     return ckpt
 
 # %% ../nbs/07_checkpoints.ipynb #c0ccb41e
 def _state_of(obj):
-    "state_dict() of a module/optimiser/scheduler/sampler, get_state() of a torch.Generator, None for None."
+    """state_dict() of a module/optimiser/scheduler/sampler, get_state() of a torch.Generator, None
+    for None."""
     if obj is None: return None
     return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
 
-def training_state(step: int, cfg: TrainConfig, parts: dict, step_state: dict, history: list) -> dict:
-    "Checkpoint dict after `step` optimiser steps: config, every part's state, torch's CPU and CUDA random states, the step function's `step_state` and the `history` rows so far. Defined in lesson 07."
+def training_state(step: int, cfg: TrainConfig, parts: dict, step_state: dict,
+                   history: list) -> dict:
+    """Checkpoint dict after `step` optimiser steps: config, every part's state, torch's CPU and
+    CUDA random states, the step function's `step_state` and the `history` rows so far.
+    Defined in lesson 07."""
     return dict(format=CHECKPOINT_FORMAT, step=step, config=cfg.to_dict(),
                 parts={k: _state_of(v) for k, v in parts.items()},
                 torch_rng=torch.get_rng_state(),
@@ -62,10 +76,16 @@ def training_state(step: int, cfg: TrainConfig, parts: dict, step_state: dict, h
                 step_state=dict(step_state), history=list(history))
 
 def restore_training_state(ckpt: dict, parts: dict):
-    "Load a checkpoint from `training_state` into freshly built `parts` (same keys) and torch's random states. Returns `(step, step_state, history)`; `ckpt` itself is left unchanged (the run trains on a copy, so one loaded checkpoint can serve several resumes). Raises `CheckpointError` when the checkpoint's parts do not fit (another model or method). Defined in lesson 07."
+    """Load a checkpoint from `training_state` into freshly built `parts` (same keys) and torch's
+    random states. Returns `(step, step_state, history)`; `ckpt` itself is left unchanged (the run
+    trains on a copy, so one loaded checkpoint can serve several resumes). Raises `CheckpointError`
+    when the checkpoint's parts do not fit (another model or method). Defined in lesson 07."""
     if set(ckpt['parts']) != set(parts):
-        raise CheckpointError(f"checkpoint holds parts {sorted(ckpt['parts'])}, this run needs {sorted(parts)}; resume with the checkpoint's own config")
-    ckpt = copy.deepcopy(ckpt)   # load_state_dict keeps the optimiser's tensors: training would change the caller's dict
+        raise CheckpointError(f"checkpoint holds parts {sorted(ckpt['parts'])}, "
+                              f"this run needs {sorted(parts)}; "
+                              "resume with the checkpoint's own config")
+    # load_state_dict keeps the optimiser's tensors: training would change the caller's dict
+    ckpt = copy.deepcopy(ckpt)
     try:
         for k, obj in parts.items():
             s = ckpt['parts'][k]
@@ -73,25 +93,32 @@ def restore_training_state(ckpt: dict, parts: dict):
             if isinstance(obj, torch.Generator): obj.set_state(s)
             elif obj is not None: obj.load_state_dict(s)
     except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint does not fit this run ({type(e).__name__}: {str(e)[:200]}); resume with the checkpoint's own config") from None
+        raise CheckpointError(f"checkpoint does not fit this run "
+                              f"({type(e).__name__}: {str(e)[:200]}); "
+                              "resume with the checkpoint's own config") from None
     torch.set_rng_state(ckpt['torch_rng'])
-    if ckpt['cuda_rng'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(ckpt['cuda_rng'])
+    if ckpt['cuda_rng'] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ckpt['cuda_rng'])
     return ckpt['step'], dict(ckpt['step_state']), list(ckpt['history'])
 
 # %% ../nbs/07_checkpoints.ipynb #ae3d05c1
 RESULT_NEUTRAL_KEYS = ('checkpoint_every',)   # settings that do not change what a run computes
 
 def config_diff(saved: dict, new: dict) -> list:
-    "Keys whose values differ between two config dicts (ignoring `RESULT_NEUTRAL_KEYS`), as a sorted list of `(key, saved, new)`. Defined in lesson 07."
+    """Keys whose values differ between two config dicts (ignoring `RESULT_NEUTRAL_KEYS`), as a
+    sorted list of `(key, saved, new)`. Defined in lesson 07."""
     return [(k, saved.get(k), new.get(k)) for k in sorted(set(saved) | set(new))
             if k not in RESULT_NEUTRAL_KEYS and saved.get(k) != new.get(k)]
 
 # %% ../nbs/07_checkpoints.ipynb #d4ee8a33
 class TrainingInterrupted(KeyboardInterrupt):
-    "Training stopped on Ctrl-C after a complete step; the message says where the checkpoint is and how to resume. Defined in lesson 07."
+    """Training stopped on Ctrl-C after a complete step; the message says where the checkpoint is
+    and how to resume. Defined in lesson 07."""
 
 class stop_on_sigint:
-    "Context manager: the first SIGINT sets `.requested` instead of raising; a second one raises `KeyboardInterrupt` at once. Only active in the main thread (signals cannot be caught elsewhere). Defined in lesson 07."
+    """Context manager: the first SIGINT sets `.requested` instead of raising; a second one raises
+    `KeyboardInterrupt` at once. Only active in the main thread (signals cannot be caught
+    elsewhere). Defined in lesson 07."""
     def __enter__(self):
         self.requested, self._previous = False, None
         if threading.current_thread() is threading.main_thread():
@@ -106,29 +133,40 @@ class stop_on_sigint:
 
 # %% ../nbs/07_checkpoints.ipynb #f1bb0ae9
 class Checkpointer(Callback):
-    "Writes `training_state` atomically to `path` every `cfg.checkpoint_every` steps (0: only at the end), after the last step and after Ctrl-C; during `fit` the first Ctrl-C finishes the step, saves and raises `TrainingInterrupted` naming the checkpoint, a second one interrupts at once. Sets `run.saved`. Order 50. Raises `CheckpointError` when the file cannot be written. Defined in lesson 07."
+    """Writes `training_state` atomically to `path` every `cfg.checkpoint_every` steps (0: only at
+    the end), after the last step and after Ctrl-C; during `fit` the first Ctrl-C finishes the step,
+    saves and raises `TrainingInterrupted` naming the checkpoint, a second one interrupts at once.
+    Sets `run.saved`. Order 50. Raises `CheckpointError` when the file cannot be written.
+    Defined in lesson 07."""
     order = 50
     def __init__(self, path): self.path = Path(path)
     def before_fit(self, run): self.stop = stop_on_sigint().__enter__()
     def after_step(self, run):
         c, d = run.cfg, run.done
-        if d == c.steps or (c.checkpoint_every and d % c.checkpoint_every == 0) or self.stop.requested:
-            save_checkpoint(self.path, training_state(d, c, run.parts, run.state, run.history)); run.saved = (self.path, d)
-        if self.stop.requested and d < c.steps: raise TrainingInterrupted(f"interrupted at step {d}; checkpoint {self.path} (step {d})")
-    def after_cancel(self, run):                     # a cancelled run can be continued with --resume
+        if (d == c.steps or (c.checkpoint_every and d % c.checkpoint_every == 0)
+                or self.stop.requested):
+            save_checkpoint(self.path, training_state(d, c, run.parts, run.state, run.history))
+            run.saved = (self.path, d)
+        if self.stop.requested and d < c.steps:
+            raise TrainingInterrupted(f"interrupted at step {d}; checkpoint {self.path} (step {d})")
+    def after_cancel(self, run):          # a cancelled run can be continued with --resume
         if run.saved is None or run.saved[1] != run.done:
-            save_checkpoint(self.path, training_state(run.done, run.cfg, run.parts, run.state, run.history))
+            save_checkpoint(self.path,
+                            training_state(run.done, run.cfg, run.parts, run.state, run.history))
             run.saved = (self.path, run.done)
     def after_fit(self, run):
         if hasattr(self, 'stop'): self.stop.__exit__(None, None, None)
 
 class Resume(Callback):
-    "Before the first step, loads `ckpt` (a dict from `load_checkpoint`, read from `path`) into the run with `restore_training_state`: the run continues at the checkpoint's step with its history, step-function state, random states and clock. Order −100. Raises `CheckpointError` when the checkpoint does not fit the run. Defined in lesson 07."
+    """Before the first step, loads `ckpt` (a dict from `load_checkpoint`, read from `path`) into
+    the run with `restore_training_state`: the run continues at the checkpoint's step with its
+    history, step-function state, random states and clock. Order −100. Raises `CheckpointError` when
+    the checkpoint does not fit the run. Defined in lesson 07."""
     order = -100
     def __init__(self, ckpt: dict, path=None): self.ckpt, self.path = ckpt, path
     def before_fit(self, run):
         run.start, run.state, run.history = restore_training_state(self.ckpt, run.parts)
         run.step = run.done = run.start
         run.saved = (self.path, run.start)
-        if run.history: run.t0 -= run.history[-1]['time_s']      # the clock goes on from the checkpoint
+        if run.history: run.t0 -= run.history[-1]['time_s']  # the clock goes on from the checkpoint
 

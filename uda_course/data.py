@@ -166,10 +166,10 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 def normalize(x: torch.Tensor, mean=(MNIST_MEAN,), std=(MNIST_STD,)) -> torch.Tensor:
     """Map images uint8 (B, C, H, W) in [0, 255] (or float in [0, 1]) to float32 standardised per channel
-    with `mean` and `std` (tuples of C floats; default MNIST's). Models call it first in their forward
+    with `mean` and `std` (tuples of C floats; default MNIST's); float input keeps its dtype. Models call it first in their forward
     pass, with their data's statistics. Raises ValueError when the channels and statistics differ.
     Defined in lesson 01 (nbs/01_data.ipynb)."""
-    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    x = x.float() / 255 if x.dtype == torch.uint8 else x   # a float image keeps its dtype (float64 too)
     if len(mean) != x.shape[1] or len(std) != x.shape[1]:
         raise ValueError(f"normalize: {x.shape[1]} channel(s) but {len(mean)} mean(s) and {len(std)} std(s)")
     if len(mean) == 1: return (x - mean[0]) / std[0]   # one channel: Python floats, as always
@@ -264,7 +264,7 @@ class SSLData:
 
 _SSL_META = ('name', 'classes', 'mean', 'std')
 
-# %% ../nbs/01_data.ipynb #e6a60a3f
+# %% ../nbs/01_data.ipynb #befeb493
 @dataclass
 class ImageSet:
     """A labeled image collection before the split: `x_train`, `x_test` uint8 (N, C, H, W), C = 1 or 3;

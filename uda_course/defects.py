@@ -14,33 +14,47 @@ from .uda import consistency_loss, lam_at, tsa_cross_entropy, tsa_threshold, uda
 __all__ = ['DEFECTS', 'DEFECT_CONFIGS', 'batchwise_rand_augment', 'report_clamp', 'defect_step']
 
 # %% ../nbs/08_report_defects.ipynb #3360adc0
-def batchwise_rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9, generator: torch.Generator | None = None,
-                           sample_magnitude: bool = False, ops=None, cutout: float = 0.0) -> torch.Tensor:
-    "Report defect 1: RandAugment with ONE draw (ops, magnitudes, signs, cutout centre) shared by every image of `x` (uint8 (B, C, H, W)). Same arguments and errors as `rand_augment` (lesson 03). Defined in lesson 08 (nbs/08_report_defects.ipynb)."
+def batchwise_rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9,
+                           generator: torch.Generator | None = None, sample_magnitude: bool = False,
+                           ops=None, cutout: float = 0.0) -> torch.Tensor:
+    """Report defect 1: RandAugment with ONE draw (ops, magnitudes, signs, cutout centre) shared by
+    every image of `x` (uint8 (B, C, H, W)). Same arguments and errors as `rand_augment` (lesson
+    03). Defined in lesson 08 (nbs/08_report_defects.ipynb)."""
     B = x.shape[0]
-    p = draw_plan(1, x.shape[-2], x.shape[-1], n_ops, magnitude, generator, sample_magnitude, ops, cutout)
-    shared = AugPlan(p.names, p.op.repeat(B, 1), p.magnitude.repeat(B, 1), p.sign.repeat(B, 1), p.centre.repeat(B, 1, 1),
-                     p.cutout, p.cutout_centre.repeat(B, 1))
+    p = draw_plan(1, x.shape[-2], x.shape[-1], n_ops, magnitude, generator, sample_magnitude,
+                  ops, cutout)
+    shared = AugPlan(p.names, p.op.repeat(B, 1), p.magnitude.repeat(B, 1), p.sign.repeat(B, 1),
+                     p.centre.repeat(B, 1, 1), p.cutout, p.cutout_centre.repeat(B, 1))
     return apply_plan(x, shared)
 
 # %% ../nbs/08_report_defects.ipynb #31997200
 def report_clamp(x: torch.Tensor) -> torch.Tensor:
-    "Report defect 2: uint8 images (B, C, H, W) after the report's normalise-to-[−1, 1], ×255, clamp-to-uint8 round trip: clamp(2g − 255, 0, 255). Returns uint8 of the same shape. Defined in lesson 08."
+    """Report defect 2: uint8 images (B, C, H, W) after the report's normalise-to-[−1, 1], ×255,
+    clamp-to-uint8 round trip: clamp(2g − 255, 0, 255). Returns uint8 of the same shape. Defined
+    in lesson 08."""
     return (x.float() / 255 * 2 - 1).mul(255).clamp(0, 255).to(torch.uint8)
 
 # %% ../nbs/08_report_defects.ipynb #2629778c
-DEFECTS = ('batchwise_randaugment', 'normalise_then_clamp', 'temperature_both_sides', 'separate_forward', 'lr_5e-5')
+DEFECTS = ('batchwise_randaugment', 'normalise_then_clamp', 'temperature_both_sides',
+           'separate_forward', 'lr_5e-5')
 DEFECT_CONFIGS = {'lr_5e-5': dict(lr=5e-5)}   # defects that are settings, not code
 
 def defect_step(defect: str):
-    "The UDA step of lesson 04 with report defect `defect` (one of `DEFECTS`) put back; a step function for `fit` (`uses_unlabeled = True`). Raises ValueError for an unknown name. Defined in lesson 08."
-    if defect not in DEFECTS: raise ValueError(f"unknown defect {defect!r}; choose one of {', '.join(DEFECTS)}")
-    def step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
+    """The UDA step of lesson 04 with report defect `defect` (one of `DEFECTS`) put back; a step
+    function for `fit` (`uses_unlabeled = True`). Raises ValueError for an unknown name. Defined
+    in lesson 08."""
+    if defect not in DEFECTS:
+        raise ValueError(f"unknown defect {defect!r}; choose one of {', '.join(DEFECTS)}")
+    def step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator,
+             state: dict | None = None):
         augment = batchwise_rand_augment if defect == 'batchwise_randaugment' else rand_augment
         xu_in = report_clamp(xu) if defect == 'normalise_then_clamp' else xu
-        x_aug = augment(xu_in, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool], cfg.cutout)
-        if defect == 'separate_forward':    # three train-mode passes: BatchNorm sees three differently distributed batches
-            logits_l, logits_orig, logits_aug = model(weak_augment(xl, gen)), model(xu), model(x_aug)
+        x_aug = augment(xu_in, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude,
+                        RANDAUG_POOLS[cfg.randaug_pool], cfg.cutout)
+        # three train-mode passes: BatchNorm sees three differently distributed batches
+        if defect == 'separate_forward':
+            logits_l = model(weak_augment(xl, gen))
+            logits_orig, logits_aug = model(xu), model(x_aug)
         else:
             logits = model(torch.cat([weak_augment(xl, gen), xu, x_aug]))
             logits_l, logits_orig, logits_aug = logits.split([len(xl), len(xu), len(xu)])
@@ -49,6 +63,7 @@ def defect_step(defect: str):
         if defect == 'temperature_both_sides': logits_aug = logits_aug / cfg.temperature
         cons_loss = consistency_loss(logits_aug, target, mask)
         loss = sup_loss + lam_at(cfg, progress) * cons_loss
-        return loss, dict(sup_loss=sup_loss.detach(), cons_loss=cons_loss.detach(), mask_rate=mask.float().mean(), tsa_kept=tsa_kept)
+        return loss, dict(sup_loss=sup_loss.detach(), cons_loss=cons_loss.detach(),
+                          mask_rate=mask.float().mean(), tsa_kept=tsa_kept)
     step.uses_unlabeled, step.__name__ = True, f"defect_{defect}"
     return step

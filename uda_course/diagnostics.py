@@ -18,27 +18,46 @@ from .train import Callback, predict
 __all__ = ['reliability_table', 'expected_calibration_error', 'target_diagnostics', 'Diagnostics']
 
 # %% ../nbs/10_confirmation_bias.ipynb #9f2b4170
-def reliability_table(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> pd.DataFrame:
-    "One row per equal-width confidence bin of [0, 1] (the last bin includes 1): `count`, mean `confidence` and `accuracy` of the images in it (NaN when empty). `confidence` float (N,) in [0, 1], `correct` bool (N,). Raises ValueError on mismatched lengths or n_bins < 1. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
-    if len(confidence) != len(correct): raise ValueError(f"confidence ({len(confidence)}) and correct ({len(correct)}) must have the same length")
+def reliability_table(confidence: torch.Tensor, correct: torch.Tensor,
+                      n_bins: int = 15) -> pd.DataFrame:
+    """One row per equal-width confidence bin of [0, 1] (the last bin includes 1): `count`, mean
+    `confidence` and `accuracy` of the images in it (NaN when empty). `confidence` float (N,) in
+    [0, 1], `correct` bool (N,). Raises ValueError on mismatched lengths or n_bins < 1. Defined
+    in lesson 10 (nbs/10_confirmation_bias.ipynb)."""
+    if len(confidence) != len(correct):
+        raise ValueError(f"confidence ({len(confidence)}) and correct ({len(correct)}) "
+                         f"must have the same length")
     if n_bins < 1: raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     c, ok = confidence.double().cpu().numpy(), correct.cpu().numpy().astype(float)
     b = np.minimum((c * n_bins).astype(int), n_bins - 1)
     rows = [dict(lo=k / n_bins, hi=(k + 1) / n_bins, count=int((b == k).sum()),
-                 confidence=c[b == k].mean() if (b == k).any() else np.nan, accuracy=ok[b == k].mean() if (b == k).any() else np.nan)
+                 confidence=c[b == k].mean() if (b == k).any() else np.nan,
+                 accuracy=ok[b == k].mean() if (b == k).any() else np.nan)
             for k in range(n_bins)]
     return pd.DataFrame(rows)
 
-def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
-    "ECE in [0, 1]: the bin-size-weighted mean of |accuracy − mean confidence| over `reliability_table`'s bins. Defined in lesson 10."
+def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor,
+                               n_bins: int = 15) -> float:
+    """ECE in [0, 1]: the bin-size-weighted mean of |accuracy − mean confidence| over
+    `reliability_table`'s bins. Defined in lesson 10."""
     t = reliability_table(confidence, correct, n_bins).query('count > 0')
-    return float((t['count'] * (t.accuracy - t.confidence).abs()).sum() / t['count'].sum()) if len(t) else 0.0
+    if not len(t): return 0.0
+    return float((t['count'] * (t.accuracy - t.confidence).abs()).sum() / t['count'].sum())
 
 # %% ../nbs/10_confirmation_bias.ipynb #855844e2
-def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.Tensor, cfg: TrainConfig, n_bins: int = 15, return_reliability: bool = False):
-    "Measure the UDA targets of `model` on unlabeled images `x` (uint8 (N, 1, 28, 28)) against their hidden labels `y_hidden` (int64 (N,)), with the temperature and threshold β of `cfg`. Evaluation mode, no gradient, no random numbers. Returns `(row, confusions)`: a flat dict (`n_images`, `mask_rate`, `n_confident`, `n_wrong_confident`, `target_acc` over all images, `confident_acc`, `ece_raw`, `ece_target`, and per digit k `precision_k`, `recall_k`, `mask_rate_k`) and a DataFrame of the confident targets' off-diagonal confusions (`true`, `target`, `count`), largest first; with `return_reliability`, also the `reliability_table` of the raw confidence. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
-    if len(x) != len(y_hidden): raise ValueError(f"x ({len(x)}) and y_hidden ({len(y_hidden)}) must have the same length")
-    logits = predict(model, x)                                  # float32 (N, K) on the CPU, eval mode
+def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.Tensor,
+                       cfg: TrainConfig, n_bins: int = 15, return_reliability: bool = False):
+    """Measure the UDA targets of `model` on unlabeled images `x` (uint8 (N, 1, 28, 28)) against
+    their hidden labels `y_hidden` (int64 (N,)), with the temperature and threshold β of `cfg`.
+    Evaluation mode, no gradient, no random numbers. Returns `(row, confusions)`: a flat dict
+    (`n_images`, `mask_rate`, `n_confident`, `n_wrong_confident`, `target_acc` over all images,
+    `confident_acc`, `ece_raw`, `ece_target`, and per digit k `precision_k`, `recall_k`,
+    `mask_rate_k`) and a DataFrame of the confident targets' off-diagonal confusions (`true`,
+    `target`, `count`), largest first; with `return_reliability`, also the `reliability_table` of
+    the raw confidence. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."""
+    if len(x) != len(y_hidden):
+        raise ValueError(f"x ({len(x)}) and y_hidden ({len(y_hidden)}) must have the same length")
+    logits = predict(model, x)                              # float32 (N, K) on the CPU, eval mode
     y = y_hidden.cpu()
     p = logits.softmax(1); conf, pred = p.max(1)
     t_conf = F.softmax(logits / cfg.temperature, 1).amax(1)     # sharpening keeps the arg-max
@@ -46,32 +65,48 @@ def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.
     row = dict(n_images=len(y), mask_rate=mask.float().mean().item(), n_confident=int(mask.sum()),
                n_wrong_confident=int((mask & ~ok).sum()), target_acc=ok.float().mean().item(),
                confident_acc=(ok[mask].float().mean().item() if mask.any() else float('nan')),
-               ece_raw=expected_calibration_error(conf, ok, n_bins), ece_target=expected_calibration_error(t_conf, ok, n_bins))
+               ece_raw=expected_calibration_error(conf, ok, n_bins),
+               ece_target=expected_calibration_error(t_conf, ok, n_bins))
     for k in range(logits.shape[1]):
         said_k, is_k = mask & (pred == k), y == k
         row[f'precision_{k}'] = (said_k & is_k).sum().item() / max(int(said_k.sum()), 1)
         row[f'recall_{k}'] = (said_k & is_k).sum().item() / max(int(is_k.sum()), 1)
         row[f'mask_rate_{k}'] = mask[is_k].float().mean().item() if is_k.any() else float('nan')
     K = logits.shape[1]
-    cm = torch.bincount(y[mask] * K + pred[mask], minlength=K * K).view(K, K)    # rows: true digit, columns: target
-    pairs = pd.DataFrame([dict(true=i, target=j, count=int(cm[i, j])) for i in range(K) for j in range(K) if i != j and cm[i, j]],
+    cm = torch.bincount(y[mask] * K + pred[mask], minlength=K * K).view(K, K)  # true x target
+    pairs = pd.DataFrame([dict(true=i, target=j, count=int(cm[i, j]))
+                          for i in range(K) for j in range(K) if i != j and cm[i, j]],
                          columns=['true', 'target', 'count'])
     pairs = pairs.sort_values('count', ascending=False, ignore_index=True)
     return (row, pairs, reliability_table(conf, ok, n_bins)) if return_reliability else (row, pairs)
 
 # %% ../nbs/10_confirmation_bias.ipynb #53544a39
 class Diagnostics(Callback):
-    "A `fit` callback that, after each validation (`after_eval`), appends `target_diagnostics` of the targets' model (the EMA when `cfg.teacher == 'ema'`, else the live model) on `n_images` unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per evaluation, with `step`), `run_dir/confusions.csv` (`step`, `true`, `target`, `count`) and `run_dir/reliability.csv` (`step` and the 15 bins of `reliability_table` for the raw confidence). It reads the hidden labels only to measure: nothing it computes reaches the training step. Raises ValueError when `data.y_unlabeled_hidden` is None. Defined in lesson 10 (nbs/10_confirmation_bias.ipynb)."
+    """A `fit` callback that, after each validation (`after_eval`), appends `target_diagnostics` of
+    the targets' model (the EMA when `cfg.teacher == 'ema'`, else the live model) on `n_images`
+    unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per
+    evaluation, with `step`), `run_dir/confusions.csv` (`step`, `true`, `target`, `count`) and
+    `run_dir/reliability.csv` (`step` and the 15 bins of `reliability_table` for the raw
+    confidence). It reads the hidden labels only to measure: nothing it computes reaches the
+    training step. Raises ValueError when `data.y_unlabeled_hidden` is None. Defined in lesson 10
+    (nbs/10_confirmation_bias.ipynb)."""
     def __init__(self, data, cfg: TrainConfig, run_dir, n_images: int = 10_000, seed: int = 0):
-        if data.y_unlabeled_hidden is None: raise ValueError("data has no y_unlabeled_hidden: load it with load_ssl_data, which keeps the hidden labels for diagnostics")
-        idx = torch.randperm(len(data.x_unlabeled), generator=torch.Generator().manual_seed(seed))[:n_images].sort().values
-        self.x, self.y, self.cfg, self.run_dir = data.x_unlabeled[idx], data.y_unlabeled_hidden[idx], cfg, Path(run_dir)
+        if data.y_unlabeled_hidden is None:
+            raise ValueError("data has no y_unlabeled_hidden: load it with load_ssl_data, "
+                             "which keeps the hidden labels for diagnostics")
+        gen = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(data.x_unlabeled), generator=gen)[:n_images].sort().values
+        self.x, self.y = data.x_unlabeled[idx], data.y_unlabeled_hidden[idx]
+        self.cfg, self.run_dir = cfg, Path(run_dir)
     def after_eval(self, run):
         teacher = run.ema.module if self.cfg.teacher == 'ema' and run.ema is not None else run.model
-        d, pairs, rel = target_diagnostics(teacher, self.x.to(next(teacher.parameters()).device), self.y, self.cfg, return_reliability=True)
+        x = self.x.to(next(teacher.parameters()).device)
+        d, pairs, rel = target_diagnostics(teacher, x, self.y, self.cfg, return_reliability=True)
         step = run.row['step']
+        pairs = pairs.assign(step=step)[['step', 'true', 'target', 'count']]
         for name, df in (('diagnostics.csv', pd.DataFrame([dict(step=step, **d)])),
-                         ('confusions.csv', pairs.assign(step=step)[['step', 'true', 'target', 'count']]),
+                         ('confusions.csv', pairs),
                          ('reliability.csv', rel.assign(step=step))):
-            df.to_csv(self.run_dir/name, mode='a', header=not (self.run_dir/name).exists(), index=False)
+            df.to_csv(self.run_dir/name, mode='a', header=not (self.run_dir/name).exists(),
+                      index=False)
 

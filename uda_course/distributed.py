@@ -15,7 +15,8 @@ from .core import ConfigError, TrainConfig, get_device
 from .data import load_ssl_data
 from .train import Callback, check_step_memory, fit
 from .checkpoint import Checkpointer, Resume, TrainingInterrupted, stop_on_sigint
-from .experiment import STEP_FNS, _check_n_test, load_run_data, make_model, open_run, run_experiment
+from .experiment import (STEP_FNS, _check_n_test, load_run_data, make_model, open_run,
+                                   run_experiment)
 
 
 # %% auto #0
@@ -24,27 +25,43 @@ __all__ = ['launch_info', 'check_launch', 'GatherShards', 'AllReduceSum', 'Globa
 
 # %% ../nbs/11_distributed.ipynb #c5fc3af7
 def launch_info() -> tuple:
-    "`(rank, world_size, local_rank)` of this process as `torchrun` set them in `RANK`, `WORLD_SIZE`, `LOCAL_RANK`; `(0, 1, 0)` for a process not started by it. Touches no device. Defined in lesson 11 (nbs/11_distributed.ipynb)."
+    """`(rank, world_size, local_rank)` of this process as `torchrun` set them in `RANK`,
+    `WORLD_SIZE`, `LOCAL_RANK`; `(0, 1, 0)` for a process not started by it. Touches no device.
+    Defined in lesson 11 (nbs/11_distributed.ipynb)."""
     env = os.environ
     return int(env.get('RANK', 0)), int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_RANK', 0))
 
 # %% ../nbs/11_distributed.ipynb #41fa198e
 def check_launch(cfg: TrainConfig, world_size: int, device=None):
-    "Raise `ConfigError` (one line naming the setting and the fix) when the global labeled batch `cfg.batch_size` or, for UDA, the global unlabeled batch `cfg.unsup_batch_size` does not divide among `world_size` processes, when a CUDA launch has more processes per machine than GPUs, or when `cfg.compile` is set with more than one process (the compiled model would be replaced by `ShardedDDP`). Defined in lesson 11."
+    """Raise `ConfigError` (one line naming the setting and the fix) when the global labeled batch
+    `cfg.batch_size` or, for UDA, the global unlabeled batch `cfg.unsup_batch_size` does not
+    divide among `world_size` processes, when a CUDA launch has more processes per machine than
+    GPUs, or when `cfg.compile` is set with more than one process (the compiled model would be
+    replaced by `ShardedDDP`). Defined in lesson 11."""
     n = world_size
     if cfg.batch_size % n:
-        raise ConfigError(f"--batch_size {cfg.batch_size} is the global labeled batch and does not divide among {n} processes; pass a multiple of {n} "
-                          f"(e.g. {max(n, cfg.batch_size // n * n)}) or launch with --nproc_per_node dividing it")
+        raise ConfigError(f"--batch_size {cfg.batch_size} is the global labeled batch and does not "
+                          f"divide among {n} processes; pass a multiple of {n} "
+                          f"(e.g. {max(n, cfg.batch_size // n * n)}) or launch with "
+                          f"--nproc_per_node dividing it")
     if cfg.method == 'uda' and cfg.unsup_batch_size % n:
-        raise ConfigError(f"the global unlabeled batch μ·B = {cfg.unsup_batch_size} does not divide among {n} processes; change --unsup_ratio or --batch_size so that it does")
+        raise ConfigError(f"the global unlabeled batch μ·B = {cfg.unsup_batch_size} does not "
+                          f"divide among {n} processes; change --unsup_ratio or --batch_size so "
+                          f"that it does")
     if cfg.compile and n > 1:
-        raise ConfigError(f"--compile runs in one process only: under {n} processes the step model is ShardedDDP, uncompiled; drop --compile or launch one process")
-    if device is not None and torch.device(device).type == 'cuda' and int(os.environ.get('LOCAL_WORLD_SIZE', n)) > torch.cuda.device_count():
-        raise ConfigError(f"{os.environ.get('LOCAL_WORLD_SIZE', n)} processes on this machine but {torch.cuda.device_count()} GPU(s); launch at most one process per GPU, or pass --device cpu")
+        raise ConfigError(f"--compile runs in one process only: under {n} processes the step model "
+                          f"is ShardedDDP, uncompiled; drop --compile or launch one process")
+    on_cuda = device is not None and torch.device(device).type == 'cuda'
+    if on_cuda and int(os.environ.get('LOCAL_WORLD_SIZE', n)) > torch.cuda.device_count():
+        raise ConfigError(f"{os.environ.get('LOCAL_WORLD_SIZE', n)} processes on this machine but "
+                          f"{torch.cuda.device_count()} GPU(s); launch at most one process per "
+                          f"GPU, or pass --device cpu")
 
 # %% ../nbs/11_distributed.ipynb #fb089198
 class GatherShards(torch.autograd.Function):
-    "Concatenate the equal-shaped tensors (n, …) of all processes in rank order into (W·n, …); backward: all-reduce (sum) the gradient of the gathered tensor and return this process's slice. `GatherShards.apply(x)`. Defined in lesson 11."
+    """Concatenate the equal-shaped tensors (n, …) of all processes in rank order into (W·n, …);
+    backward: all-reduce (sum) the gradient of the gathered tensor and return this process's
+    slice. `GatherShards.apply(x)`. Defined in lesson 11."""
     @staticmethod
     def forward(ctx, x):
         parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
@@ -56,7 +73,9 @@ class GatherShards(torch.autograd.Function):
         return grad.chunk(dist.get_world_size())[dist.get_rank()]
 
 class AllReduceSum(torch.autograd.Function):
-    "Sum of a tensor over all processes, on every process; backward: the same sum of the gradients (each process's copy of the sum was used by its own loss). `AllReduceSum.apply(x)`. Defined in lesson 11."
+    """Sum of a tensor over all processes, on every process; backward: the same sum of the gradients
+    (each process's copy of the sum was used by its own loss). `AllReduceSum.apply(x)`. Defined
+    in lesson 11."""
     @staticmethod
     def forward(ctx, x):
         x = x.clone(); dist.all_reduce(x); return x
@@ -66,33 +85,46 @@ class AllReduceSum(torch.autograd.Function):
 
 # %% ../nbs/11_distributed.ipynb #5213e279
 class GlobalBatchNorm2d(nn.BatchNorm2d):
-    "BatchNorm2d whose training-mode statistics are those of the global batch over all processes (equal shards), with the exact gradient; running statistics updated from them, as in one process (unbiased variance, momentum). Outside a distributed run, or in eval mode, it is `nn.BatchNorm2d`. For CPU processes (gloo), where `nn.SyncBatchNorm` refuses to run. Input/output float (n, C, H, W). Defined in lesson 11."
+    """BatchNorm2d whose training-mode statistics are those of the global batch over all processes
+    (equal shards), with the exact gradient; running statistics updated from them, as in one
+    process (unbiased variance, momentum). Outside a distributed run, or in eval mode, it is
+    `nn.BatchNorm2d`. For CPU processes (gloo), where `nn.SyncBatchNorm` refuses to run.
+    Input/output float (n, C, H, W). Defined in lesson 11."""
     def forward(self, x):
-        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1): return super().forward(x)
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
         dims, shape = (0, 2, 3), (1, -1, 1, 1)
-        n = x.numel() // x.shape[1] * dist.get_world_size()          # images × pixels of the global batch
+        n = x.numel() // x.shape[1] * dist.get_world_size()      # images × pixels, global batch
         mean = AllReduceSum.apply(x.sum(dims)) / n
         var = AllReduceSum.apply((x - mean.view(shape)).square().sum(dims)) / n
         with torch.no_grad():
-            self.running_mean.lerp_(mean, self.momentum); self.running_var.lerp_(var * n / (n - 1), self.momentum)
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / (n - 1), self.momentum)
             self.num_batches_tracked += 1
-        return (x - mean.view(shape)) * (var + self.eps).rsqrt().view(shape) * self.weight.view(shape) + self.bias.view(shape)
+        normed = (x - mean.view(shape)) * (var + self.eps).rsqrt().view(shape)
+        return normed * self.weight.view(shape) + self.bias.view(shape)
 
 def sync_batchnorm(model: nn.Module, device) -> nn.Module:
-    "Replace, in place, every `nn.BatchNorm2d` of `model` by `nn.SyncBatchNorm` (CUDA) or `GlobalBatchNorm2d` (CPU) sharing its weight, bias and running-statistics tensors; returns `model`. Defined in lesson 11."
+    """Replace, in place, every `nn.BatchNorm2d` of `model` by `nn.SyncBatchNorm` (CUDA) or
+    `GlobalBatchNorm2d` (CPU) sharing its weight, bias and running-statistics tensors; returns
+    `model`. Defined in lesson 11."""
     if torch.device(device).type == 'cuda': return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for name, child in model.named_children():
         if type(child) is nn.BatchNorm2d:
             g = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum)
-            g.weight, g.bias = child.weight, child.bias                     # the same Parameters: optimiser and EMA unchanged
-            g.running_mean, g.running_var, g.num_batches_tracked = child.running_mean, child.running_var, child.num_batches_tracked
+            g.weight, g.bias = child.weight, child.bias    # the same Parameters: optimiser, EMA
+            g.running_mean, g.running_var = child.running_mean, child.running_var
+            g.num_batches_tracked = child.num_batches_tracked
             setattr(model, name, g)
         else: sync_batchnorm(child, device)
     return model
 
 # %% ../nbs/11_distributed.ipynb #ca61c7bd
 class ShardedDDP(DistributedDataParallel):
-    "`DistributedDataParallel` whose `forward_views(*views)` (views uint8 (W·k_i, 1, 28, 28), the same on every process) feeds this process's shard of every view in one forward pass and returns the gathered logits float32 (W·k_i, K) of the global views, in order, with gradients (see `GatherShards`). Defined in lesson 11."
+    """`DistributedDataParallel` whose `forward_views(*views)` (views uint8 (W·k_i, 1, 28, 28), the
+    same on every process) feeds this process's shard of every view in one forward pass and
+    returns the gathered logits float32 (W·k_i, K) of the global views, in order, with gradients
+    (see `GatherShards`). Defined in lesson 11."""
     def forward_views(self, *views):
         rank, n = dist.get_rank(), dist.get_world_size()
         mine = [v.chunk(n)[rank] for v in views]
@@ -101,31 +133,48 @@ class ShardedDDP(DistributedDataParallel):
 
 # %% ../nbs/11_distributed.ipynb #c306b79c
 class DistributedTraining(Callback):
-    "Makes `fit` one of W processes: synchronised BatchNorm, `run.step_model` = `ShardedDDP(run.model)`, per-rank dropout streams, and a Ctrl-C agreed on by all processes after a step (rank 0's `Checkpointer` saves, the others raise `TrainingInterrupted`). Needs an initialised process group. Order −50: after `Resume`, before everything else. Defined in lesson 11."
+    """Makes `fit` one of W processes: synchronised BatchNorm, `run.step_model` =
+    `ShardedDDP(run.model)`, per-rank dropout streams, and a Ctrl-C agreed on by all processes
+    after a step (rank 0's `Checkpointer` saves, the others raise `TrainingInterrupted`). Needs
+    an initialised process group. Order −50: after `Resume`, before everything else. Defined in
+    lesson 11."""
     order = -50
     def before_fit(self, run):
         self.rank = dist.get_rank()
         sync_batchnorm(run.model, run.device)
-        run.step_model = ShardedDDP(run.model, device_ids=[run.device.index] if run.device.type == 'cuda' else None)
-        if self.rank > 0: torch.manual_seed(run.cfg.seed * 1_000_003 + self.rank)   # dropout: not the same masks as rank 0
+        ids = [run.device.index] if run.device.type == 'cuda' else None
+        run.step_model = ShardedDDP(run.model, device_ids=ids)
+        # dropout: not the same masks as rank 0
+        if self.rank > 0: torch.manual_seed(run.cfg.seed * 1_000_003 + self.rank)
         self.ckpt = next((cb for cb in run.cbs if isinstance(cb, Checkpointer)), None)
         self.sigint = stop_on_sigint().__enter__() if self.ckpt is None else None
     def after_step(self, run):
         asked = self.ckpt.stop.requested if self.ckpt is not None else self.sigint.requested
-        flag = torch.tensor([float(asked)], device=run.device); dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        flag = torch.tensor([float(asked)], device=run.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         if flag.item() and run.done < run.cfg.steps:
-            if self.ckpt is not None: self.ckpt.stop.requested = True          # it saves, then raises
+            if self.ckpt is not None: self.ckpt.stop.requested = True      # it saves, then raises
             else: raise TrainingInterrupted(f"interrupted at step {run.done} (process {self.rank})")
     def after_fit(self, run):
         if getattr(self, 'sigint', None) is not None: self.sigint.__exit__(None, None, None)
 
 # %% ../nbs/11_distributed.ipynb #cc6b14d3
-def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, overwrite: bool = False, show_progress: bool = True,
-                      resume: bool = False, allow_config_change: bool = False, cbs=(), n_test: int | None = None) -> dict | None:
-    "Train `cfg` as this process's share of a `torchrun` launch (see `launch_info`): rank 0 runs `run_experiment(..., cbs=[DistributedTraining(), *cbs], n_test=n_test)` and returns its final metrics; the other ranks train with `fit` and return None, writing nothing. Every rank refuses a bad launch (`check_launch`), a run folder that `open_run` refuses, bad data or a step too big for memory with `ConfigError` before the processes meet; rank > 0 then exits with status 2 silently, so the line is printed once. `cbs` run on rank 0 only: they may watch and write, but must not stop training (`CancelFit` on one rank leaves the others without a partner until the process group times out). Defined in lesson 11."
+def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, overwrite: bool = False,
+                      show_progress: bool = True,
+                      resume: bool = False, allow_config_change: bool = False, cbs=(),
+                      n_test: int | None = None) -> dict | None:
+    """Train `cfg` as this process's share of a `torchrun` launch (see `launch_info`): rank 0 runs
+    `run_experiment(..., cbs=[DistributedTraining(), *cbs], n_test=n_test)` and returns its final
+    metrics; the other ranks train with `fit` and return None, writing nothing. Every rank
+    refuses a bad launch (`check_launch`), a run folder that `open_run` refuses, bad data or a
+    step too big for memory with `ConfigError` before the processes meet; rank > 0 then exits
+    with status 2 silently, so the line is printed once. `cbs` run on rank 0 only: they may watch
+    and write, but must not stop training (`CancelFit` on one rank leaves the others without a
+    partner until the process group times out). Defined in lesson 11."""
     rank, world, local = launch_info()
     device = get_device(cfg.device)
-    if device.type == 'cuda': torch.cuda.set_device(local)        # this process's GPU: 'cuda' now means cuda:LOCAL_RANK
+    # this process's GPU: 'cuda' now means cuda:LOCAL_RANK
+    if device.type == 'cuda': torch.cuda.set_device(local)
     try:
         check_launch(cfg, world, device); _check_n_test(n_test)
         ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
@@ -134,16 +183,22 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
     except ConfigError:
         if rank == 0: raise
         sys.exit(2)
-    dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo', timeout=datetime.timedelta(minutes=10))
+    dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo',
+                            timeout=datetime.timedelta(minutes=10))
     try:
         if rank == 0:
-            return run_experiment(cfg, run_dir, data=data, overwrite=overwrite, show_progress=show_progress, resume=resume,
-                                  allow_config_change=allow_config_change, cbs=[DistributedTraining(), *cbs], n_test=n_test)
+            return run_experiment(cfg, run_dir, data=data, overwrite=overwrite,
+                                  show_progress=show_progress, resume=resume,
+                                  allow_config_change=allow_config_change,
+                                  cbs=[DistributedTraining(), *cbs], n_test=n_test)
         resumed = [Resume(ckpt, run_dir)] if ckpt else []
-        try: fit(make_model(cfg.model, cfg.seed, data), data, cfg, STEP_FNS[cfg.method], cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
-        except TrainingInterrupted: sys.exit(130)                     # rank 0 says where the checkpoint is
+        try: fit(make_model(cfg.model, cfg.seed, data), data, cfg, STEP_FNS[cfg.method],
+                 cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
+        # rank 0 says where the checkpoint is
+        except TrainingInterrupted: sys.exit(130)
     finally: dist.destroy_process_group()
 
-if __name__ == '__main__' and '__file__' in globals():   # run as a module (torchrun ... -m uda_course.distributed), not as a notebook
+# run as a module (torchrun ... -m uda_course.distributed), not as a notebook
+if __name__ == '__main__' and '__file__' in globals():
     from uda_course.cli import uda_train_main
     uda_train_main()

@@ -16,17 +16,27 @@ from .experiment import collect_runs
 __all__ = ['summarize_runs', 'collect_split_runs']
 
 # %% ../nbs/09_results.ipynb #29ca0340
-def summarize_runs(runs: pd.DataFrame, by: list, metrics=('test_acc', 'test_acc_ema')) -> pd.DataFrame:
-    "Mean, std (n−1; NaN for one run) and count of `metrics` (accuracies in [0, 1]) per group of `by` columns of `runs` (one row per run, e.g. from `collect_runs`). Raises `ConfigError` naming a missing column. Defined in lesson 09."
+def summarize_runs(runs: pd.DataFrame, by: list,
+                   metrics=('test_acc', 'test_acc_ema')) -> pd.DataFrame:
+    """Mean, std (n−1; NaN for one run) and count of `metrics` (accuracies in [0, 1]) per group of
+    `by` columns of `runs` (one row per run, e.g. from `collect_runs`). Raises `ConfigError`
+    naming a missing column. Defined in lesson 09."""
     missing = [c for c in [*by, *metrics] if c not in runs.columns]
-    if missing: raise ConfigError(f"summarize_runs: no column {', '.join(map(repr, missing))} in the runs table (columns: {', '.join(runs.columns)})")
+    if missing:
+        raise ConfigError(f"summarize_runs: no column {', '.join(map(repr, missing))} in "
+                          f"the runs table (columns: {', '.join(runs.columns)})")
     g = runs.groupby(list(by), sort=True)
     out = g.size().rename('n_runs').to_frame()
     for m in metrics: out[f'{m}_mean'], out[f'{m}_std'] = g[m].mean(), g[m].std()
     return out.reset_index()
 
 def collect_split_runs(folder) -> pd.DataFrame:
-    "All finished runs under `folder/<preset>-seed<S>/` (the layout `uda_reproduce --seeds N` writes), one row each, with `collect_runs`'s columns (lesson 06) plus `model`, `method`, `seed`. Raises `ConfigError` if there is none. Defined in lesson 09."
+    """All finished runs under `folder/<preset>-seed<S>/` (the layout `uda_reproduce --seeds N`
+    writes), one row each, with `collect_runs`'s columns (lesson 06) plus `model`, `method`,
+    `seed`. Raises `ConfigError` if there is none. Defined in lesson 09."""
     splits = sorted(p for p in Path(folder).glob('*-seed*') if p.is_dir())
-    if not splits: raise ConfigError(f"no <preset>-seed<S> folders under {folder}; run `uda_reproduce --preset PRESET --seeds N --out {folder}` first")
+    if not splits:
+        raise ConfigError(f"no <preset>-seed<S> folders under {folder}; run "
+                          f"`uda_reproduce --preset PRESET --seeds N --out {folder}` first")
     return pd.concat([collect_runs(p) for p in splits], ignore_index=True)
+

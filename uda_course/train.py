@@ -25,25 +25,30 @@ __all__ = ['OwnsNormalization', 'SimpleCNN', 'predict', 'accuracy', 'classificat
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
 class OwnsNormalization:
-    """Mixin for a network that normalises its own input: it keeps its data's per-channel `mean` and `std`
-    (tuples of C floats) and `input_shape` (C, H, W), so every caller passes raw images. Defined in lesson 02."""
+    """Mixin for a network that normalises its own input: it keeps its data's per-channel `mean` and
+    `std` (tuples of C floats) and `input_shape` (C, H, W), so every caller passes raw images.
+    Defined in lesson 02."""
     def set_input(self, in_channels: int, image_size, mean, std):
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         if len(mean) != in_channels or len(std) != in_channels:
-            raise ValueError(f"{in_channels} channel(s) need as many means and stds, got {mean} and {std}")
+            raise ValueError(f"{in_channels} channel(s) need as many means and stds, "
+                             f"got {mean} and {std}")
         self.input_shape, self.mean, self.std = (in_channels, h, w), tuple(mean), tuple(std)
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        "uint8 (B, C, H, W) in [0, 255] or float in [0, 1] -> float32 standardised with `mean` and `std`."
-        if x.is_floating_point() and not torch.compiler.is_compiling() and x.numel() and float(x.min()) < 0:
-            raise ValueError("the model normalises its own input: pass uint8 images (or float in [0, 1]), "
+        """uint8 (B, C, H, W) in [0, 255] or float in [0, 1] -> float32 standardised with `mean` and
+        `std`."""
+        if (x.is_floating_point() and not torch.compiler.is_compiling() and x.numel()
+                and float(x.min()) < 0):
+            raise ValueError("the model normalises its own input: "
+                             "pass uint8 images (or float in [0, 1]), "
                              "not normalised ones (drop the normalize call)")
         return normalize(x, self.mean, self.std)
 
 class SimpleCNN(OwnsNormalization, nn.Sequential):
     """The report's Table 1 CNN. Input: raw images uint8 (B, C, H, W) (or float in [0, 1]), which it
-    normalises with `mean` and `std`; output logits float32 (B, n_classes). Defaults: MNIST, 1x28x28,
-    10 classes. Defined in lesson 02."""
+    normalises with `mean` and `std`; output logits float32 (B, n_classes). Defaults: MNIST,
+    1x28x28, 10 classes. Defined in lesson 02."""
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size=28,
                  mean=(MNIST_MEAN,), std=(MNIST_STD,)):
         self.set_input(in_channels, image_size, mean, std)
@@ -60,29 +65,33 @@ class SimpleCNN(OwnsNormalization, nn.Sequential):
 # %% ../nbs/02_baseline.ipynb #6c137486
 @torch.no_grad()
 def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits float32 (N, K) on the CPU for raw images `x` (uint8 (N, C, H, W)), in eval mode, without
-    changing the model's train/eval state. Defined in lesson 02."""
+    """Logits float32 (N, K) on the CPU for raw images `x` (uint8 (N, C, H, W)), in eval mode,
+    without changing the model's train/eval state. Defined in lesson 02."""
     was_training = model.training
     model.eval()
     try:
         dev = next(model.parameters()).device
-        return torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
+        return torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu()
+                          for i in range(0, len(x), batch_size)])
     finally: model.train(was_training)
 
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    "Fraction in [0, 1] of images `x` whose arg-max prediction equals label `y` (int64 (N,)), over all N images at once. Defined in lesson 02."
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = 1000) -> float:
+    """Fraction in [0, 1] of images `x` whose arg-max prediction equals label `y` (int64 (N,)), over
+    all N images at once. Defined in lesson 02."""
     return float(accuracy_score(y.cpu().numpy(), predict(model, x, batch_size).argmax(1).numpy()))
 
 def classification_table(y_true, y_pred, n_classes: int = 10) -> pd.DataFrame:
-    """scikit-learn's classification report (precision, recall, f1, support per class 0..n_classes-1) as a
-    DataFrame. Defined in lesson 02."""
+    """scikit-learn's classification report (precision, recall, f1, support per class
+    0..n_classes-1) as a DataFrame. Defined in lesson 02."""
     report = classification_report(y_true, y_pred, labels=list(range(n_classes)), output_dict=True,
                                    zero_division=0)
     return pd.DataFrame(report).T
 
-def plot_confusion(y_true, y_pred, ax=None, title: str = 'confusion matrix', classes=tuple('0123456789')):
-    """Seaborn heatmap of scikit-learn's confusion matrix (rows: true class, columns: predicted), ticks
-    named by `classes`. Returns the axes. Defined in lesson 02."""
+def plot_confusion(y_true, y_pred, ax=None, title: str = 'confusion matrix',
+                   classes=tuple('0123456789')):
+    """Seaborn heatmap of scikit-learn's confusion matrix (rows: true class, columns: predicted),
+    ticks named by `classes`. Returns the axes. Defined in lesson 02."""
     import matplotlib.pyplot as plt, seaborn as sns
     ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
     cm = confusion_matrix(y_true, y_pred, labels=range(len(classes)))
@@ -92,21 +101,26 @@ def plot_confusion(y_true, y_pred, ax=None, title: str = 'confusion matrix', cla
     return ax
 
 def plot_history(history: pd.DataFrame, axes=None):
-    "Loss parts and learning rate against step, and validation accuracy (raw and EMA) where measured. Returns the axes. Defined in lesson 02."
+    """Loss parts and learning rate against step, and validation accuracy (raw and EMA) where
+    measured. Returns the axes. Defined in lesson 02."""
     import matplotlib.pyplot as plt
     axes = axes if axes is not None else plt.subplots(1, 3, figsize=(14, 3.2))[1]
     losses = [c for c in ('loss', 'sup_loss', 'cons_loss') if c in history]
     history.plot(x='step', y=losses, ax=axes[0], logy=True, title='training losses')
     history.plot(x='step', y='lr', ax=axes[1], title='learning rate', legend=False)
     ev = history.dropna(subset=['val_acc'])
-    ev.plot(x='step', y=[c for c in ('val_acc', 'val_acc_ema') if c in ev], ax=axes[2], marker='.', title='validation accuracy')
+    ev.plot(x='step', y=[c for c in ('val_acc', 'val_acc_ema') if c in ev], ax=axes[2], marker='.',
+            title='validation accuracy')
     return axes
 
 # %% ../nbs/02_baseline.ipynb #c0af3a1a
 class InfiniteSampler:
-    "Endless batches of indices int64 (batch_size,) from reshuffled permutations of range(n), drawn from its own seeded generator. Defined in lesson 02."
+    """Endless batches of indices int64 (batch_size,) from reshuffled permutations of range(n),
+    drawn from its own seeded generator. Defined in lesson 02."""
     def __init__(self, n: int, batch_size: int, seed: int = 0):
-        if n <= 0 or batch_size <= 0: raise ConfigError(f"sampler needs n > 0 and batch_size > 0, got n={n}, batch_size={batch_size}")
+        if n <= 0 or batch_size <= 0:
+            raise ConfigError(f"sampler needs n > 0 and batch_size > 0, "
+                              f"got n={n}, batch_size={batch_size}")
         self.n, self.batch_size = n, batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.perm, self.pos = torch.randperm(n, generator=self.generator), 0
@@ -116,7 +130,8 @@ class InfiniteSampler:
         out = []
         need = self.batch_size
         while need:
-            if self.pos == self.n: self.perm, self.pos = torch.randperm(self.n, generator=self.generator), 0
+            if self.pos == self.n:
+                self.perm, self.pos = torch.randperm(self.n, generator=self.generator), 0
             take = min(need, self.n - self.pos)
             out.append(self.perm[self.pos:self.pos + take]); self.pos += take; need -= take
         return torch.cat(out)
@@ -130,27 +145,43 @@ class InfiniteSampler:
 
 # %% ../nbs/02_baseline.ipynb #85e65a93
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    "SGD (momentum, Nesterov, weight decay from `cfg`) or Adam, at the peak rate `cfg.lr`. Defined in lesson 02."
-    if cfg.optimizer == 'adam': return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """SGD (momentum, Nesterov, weight decay from `cfg`) or Adam, at the peak rate `cfg.lr`.
+    Defined in lesson 02."""
+    if cfg.optimizer == 'adam':
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                           nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
+                           nesterov=cfg.nesterov and cfg.momentum > 0,
+                           weight_decay=cfg.weight_decay)
 
 def make_scheduler(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    "Cosine decay lr·cos(7πt/16S) at step t of S = `steps` optimiser steps (FixMatch, arXiv:2001.07685). Defined in lesson 02."
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda t: math.cos(7 * math.pi * min(t, steps) / (16 * steps)))
+    """Cosine decay lr·cos(7πt/16S) at step t of S = `steps` optimiser steps (FixMatch,
+    arXiv:2001.07685). Defined in lesson 02."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: math.cos(7 * math.pi * min(t, steps) / (16 * steps)))
 
 def make_ema(model: nn.Module, decay: float):
-    "`AveragedModel` holding the EMA of `model`'s parameters and buffers with `decay` in (0, 1); None when decay is 0. Defined in lesson 02."
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) if decay > 0 else None
+    """`AveragedModel` holding the EMA of `model`'s parameters and buffers with `decay` in (0, 1);
+    None when decay is 0. Defined in lesson 02."""
+    return (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+            if decay > 0 else None)
 
 # %% ../nbs/02_baseline.ipynb #c821a24f
 def forward_views(model, *views) -> list:
-    "Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of `model` over their concatenation (the model normalises it), so BatchNorm normalises all views as one batch (lesson 04). Under `cfg.amp` the pass runs in bfloat16 and the logits are cast back, so every loss is computed in float32. A model with its own `forward_views` (lesson 11's `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same result. Defined in lesson 02."
+    """Logits float32 (n_i, K) of each view (uint8 (n_i, 1, 28, 28)) from ONE forward pass of
+    `model` over their concatenation (the model normalises it), so BatchNorm normalises all views as
+    one batch (lesson 04). Under `cfg.amp` the pass runs in bfloat16 and the logits are cast back,
+    so every loss is computed in float32. A model with its own `forward_views` (lesson 11's
+    `ShardedDDP`, which spreads each view over processes) does the pass itself, with the same
+    result. Defined in lesson 02."""
     if hasattr(model, 'forward_views'): return [z.float() for z in model.forward_views(*views)]
-    return [z.float() for z in model(torch.cat(views)).split([len(v) for v in views])]   # float32 under bf16 too
+    # float32 under bf16 too
+    return [z.float() for z in model(torch.cat(views)).split([len(v) for v in views])]
 
-def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
-    "Cross-entropy on the labeled images `xl` (uint8 (B, 1, 28, 28)) as they are, with labels `yl` (int64 (B,)); `xu`, `progress`, `gen` and `state` are ignored. Returns (loss, logs). Lesson 03's `supervised_step` is the same with weak augmentation. Defined in lesson 02."
+def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator,
+                 state: dict | None = None):
+    """Cross-entropy on the labeled images `xl` (uint8 (B, 1, 28, 28)) as they are, with labels `yl`
+    (int64 (B,)); `xu`, `progress`, `gen` and `state` are ignored. Returns (loss, logs). Lesson 03's
+    `supervised_step` is the same with weak augmentation. Defined in lesson 02."""
     logits, = forward_views(model, xl)
     loss = F.cross_entropy(logits, yl)
     return loss, {'sup_loss': loss.detach()}
@@ -158,36 +189,47 @@ def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torc
 
 # %% ../nbs/02_baseline.ipynb #b3a1baa3
 class Callback:
-    """Base class of `fit`'s callbacks. A callback defines any of the events `before_fit`, `before_step`, `after_loss`,
-    `after_step`, `after_eval` and `after_fit` as a method taking the `Run` (see the table above); `fit` calls them in
-    ascending `order` (ties in the order given). Defined in lesson 02."""
+    """Base class of `fit`'s callbacks. A callback defines any of the events `before_fit`,
+    `before_step`, `after_loss`, `after_step`, `after_eval` and `after_fit` as a method taking the
+    `Run` (see the table above); `fit` calls them in ascending `order` (ties in the order given).
+    Defined in lesson 02."""
     order = 0
 
 class CancelFit(Exception):
-    "Raise in a callback to end training after the current step: `fit` runs `after_fit` and returns what it has. Defined in lesson 02."
+    """Raise in a callback to end training after the current step: `fit` runs `after_fit` and
+    returns what it has. Defined in lesson 02."""
 
 class TrainingDiverged(RuntimeError):
-    "The loss became NaN or infinite; the message gives the step and the loss parts. Defined in lesson 02."
+    """The loss became NaN or infinite; the message gives the step and the loss parts.
+    Defined in lesson 02."""
 
 class Run:
-    """What one call of `fit` works on, as attributes callbacks read and may change: `model`, `data`, `cfg`, `step_fn`,
-    `device`, `optimizer`, `scheduler`, `ema` (an `AveragedModel`, or None when `cfg.ema_decay` is 0), `pool` (the
-    unlabeled images, uint8 (N, 1, 28, 28)), `parts` (everything a checkpoint saves), `state` (the step function's dict),
-    `history` (the list of row dicts), `row` (this step's row, or None), `step` (index of the step being made, from 0),
-    `done` (steps finished), `start` (the first step: 0, or the resumed step), `t0` (the clock's start, `time.time()`),
-    `loss` and `logs` (the step function's last output), `saved` (path and step of the last checkpoint, or None) and
-    `step_model` (what the step function is given: `model`, or lesson 11's wrapper of it for several processes).
-    `run(event)` calls that event of every callback. Defined in lesson 02."""
+    """What one call of `fit` works on, as attributes callbacks read and may change: `model`,
+    `data`, `cfg`, `step_fn`, `device`, `optimizer`, `scheduler`, `ema` (an `AveragedModel`, or None
+    when `cfg.ema_decay` is 0), `pool` (the unlabeled images, uint8 (N, 1, 28, 28)), `parts`
+    (everything a checkpoint saves), `state` (the step function's dict), `history` (the list of row
+    dicts), `row` (this step's row, or None), `step` (index of the step being made, from 0), `done`
+    (steps finished), `start` (the first step: 0, or the resumed step), `t0` (the clock's start,
+    `time.time()`), `loss` and `logs` (the step function's last output), `saved` (path and step of
+    the last checkpoint, or None) and `step_model` (what the step function is given: `model`, or
+    lesson 11's wrapper of it for several processes). `run(event)` calls that event of every
+    callback. Defined in lesson 02."""
     def __init__(self, model, data, cfg, step_fn, device, cbs):
-        self.model, self.data, self.cfg, self.step_fn, self.device = model, data, cfg, step_fn, device
-        self.cbs = sorted(cbs, key=lambda cb: cb.order)          # a stable sort: ties keep the given order
+        self.model, self.data, self.cfg, self.step_fn, self.device = (
+            model, data, cfg, step_fn, device)
+        self.cbs = sorted(cbs, key=lambda cb: cb.order)   # a stable sort: ties keep the given order
         self.optimizer, self.ema = make_optimizer(model, cfg), make_ema(model, cfg.ema_decay)
         self.scheduler = make_scheduler(self.optimizer, cfg.steps)
-        self.pool = torch.cat([data.x_unlabeled, data.x_labeled]) if cfg.labeled_in_unlabeled else data.x_unlabeled   # images only: never labels
-        self.parts = dict(model=model, optimizer=self.optimizer, scheduler=self.scheduler, ema=self.ema,
-                          aug_gen=torch.Generator().manual_seed(cfg.seed + 1),
-                          labeled_sampler=InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2),
-                          unlabeled_sampler=InfiniteSampler(len(self.pool), cfg.unsup_batch_size, seed=cfg.seed + 3) if cfg.method == 'uda' else None)
+        # images only: never labels
+        self.pool = (torch.cat([data.x_unlabeled, data.x_labeled]) if cfg.labeled_in_unlabeled
+                     else data.x_unlabeled)
+        self.parts = dict(
+            model=model, optimizer=self.optimizer, scheduler=self.scheduler, ema=self.ema,
+            aug_gen=torch.Generator().manual_seed(cfg.seed + 1),
+            labeled_sampler=InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2),
+            unlabeled_sampler=(
+                InfiniteSampler(len(self.pool), cfg.unsup_batch_size, seed=cfg.seed + 3)
+                if cfg.method == 'uda' else None))
         self.state, self.history, self.row, self.saved = {}, [], None, None
         self.start = self.step = self.done = 0
         self.loss, self.logs, self.t0, self.step_model = None, {}, time.time(), model
@@ -198,108 +240,142 @@ class Run:
     @property
     def ema_model(self): return self.ema.module if self.ema is not None else None
 
-def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step, cbs=(), device=None, log_every: int = 10,
-        show_progress: bool = True) -> tuple:
-    """Train `model` (already built: `cfg.model` only names it; moved to the device) for `cfg.steps` optimiser steps with
-    `step_fn` on `data`, calling the callbacks `cbs` and this lesson's `Recorder(log_every)`, `Validation`,
-    `StopOnNonFinite` and (if `show_progress`) `ProgressBar`. Returns `(history, ema)`: the history DataFrame (one row
-    per `log_every` steps, with validation accuracy every `cfg.eval_every` and at the end) and the EMA model (None when
-    `cfg.ema_decay` is 0). Raises `ConfigError` before any work when a step would not fit in memory (`check_step_memory`),
-    when `step_fn` does not match `cfg.method` (a step function with `uses_unlabeled = True` for 'uda'), when the device is
-    unavailable or cannot run `cfg.amp` (`check_speed_options`); `TrainingDiverged` on a non-finite loss; whatever a callback raises, except `CancelFit`, which ends
-    training early and normally. Defined in lesson 02."""
+def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step, cbs=(),
+        device=None, log_every: int = 10, show_progress: bool = True) -> tuple:
+    """Train `model` (already built: `cfg.model` only names it; moved to the device) for `cfg.steps`
+    optimiser steps with `step_fn` on `data`, calling the callbacks `cbs` and this lesson's
+    `Recorder(log_every)`, `Validation`, `StopOnNonFinite` and (if `show_progress`) `ProgressBar`.
+    Returns `(history, ema)`: the history DataFrame (one row per `log_every` steps, with validation
+    accuracy every `cfg.eval_every` and at the end) and the EMA model (None when `cfg.ema_decay` is
+    0). Raises `ConfigError` before any work when a step would not fit in memory
+    (`check_step_memory`), when `step_fn` does not match `cfg.method` (a step function with
+    `uses_unlabeled = True` for 'uda'), when the device is unavailable or cannot run `cfg.amp`
+    (`check_speed_options`); `TrainingDiverged` on a non-finite loss; whatever a callback raises,
+    except `CancelFit`, which ends training early and normally. Defined in lesson 02."""
     uses_unlabeled = getattr(step_fn, 'uses_unlabeled', False)
     if uses_unlabeled != (cfg.method == 'uda'):
-        raise ConfigError(f"cfg.method is {cfg.method!r} but step_fn {getattr(step_fn, '__name__', step_fn)} {'uses' if uses_unlabeled else 'ignores'} unlabeled images; "
-                          "pass uda_step for method 'uda' and supervised_step for 'sup' (experiment.STEP_FNS maps them)")
+        raise ConfigError(f"cfg.method is {cfg.method!r} but step_fn "
+                          f"{getattr(step_fn, '__name__', step_fn)} "
+                          f"{'uses' if uses_unlabeled else 'ignores'} unlabeled images; "
+                          "pass uda_step for method 'uda' and supervised_step for 'sup' "
+                          "(experiment.STEP_FNS maps them)")
     device = get_device(cfg.device) if device is None else torch.device(device)
-    check_speed_options(cfg, device); check_step_memory(model, cfg, device, data.nbytes())   # before any work
+    check_speed_options(cfg, device)                               # before any work
+    check_step_memory(model, cfg, device, data.nbytes())
     seed_everything(cfg.seed)
-    model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+    model.to(device,
+             memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
     run = Run(model, data.to(device), cfg, step_fn, device,
-              [Recorder(log_every), Validation(), StopOnNonFinite(), *([ProgressBar()] if show_progress else []), *cbs])
-    if cfg.compile: run.step_model = torch.compile(model)   # the step runs compiled; weights, checkpoints and the EMA stay `model`'s
+              [Recorder(log_every), Validation(), StopOnNonFinite(),
+               *([ProgressBar()] if show_progress else []), *cbs])
+    # the step runs compiled; weights, checkpoints and the EMA stay `model`'s
+    if cfg.compile: run.step_model = torch.compile(model)
     try:
         run('before_fit')
         for run.step in range(run.start, cfg.steps):
             run('before_step')
             run.model.train()
             il = run.parts['labeled_sampler'].next().to(device)
-            xu = run.pool[run.parts['unlabeled_sampler'].next().to(device)] if cfg.method == 'uda' else None
-            teacher = dict(teacher=run.ema.module) if cfg.teacher == 'ema' and cfg.method == 'uda' else {}   # Mean Teacher (lesson 10)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):   # bf16 forward passes; losses reduce in float32
-                run.loss, run.logs = step_fn(run.step_model, run.data.x_labeled[il], run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
+            xu = (run.pool[run.parts['unlabeled_sampler'].next().to(device)]
+                  if cfg.method == 'uda' else None)
+            teacher = (dict(teacher=run.ema.module)                    # Mean Teacher (lesson 10)
+                       if cfg.teacher == 'ema' and cfg.method == 'uda' else {})
+            # bf16 forward passes; losses reduce in float32
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                run.loss, run.logs = step_fn(run.step_model, run.data.x_labeled[il],
+                                             run.data.y_labeled[il], xu, cfg, run.step / cfg.steps,
                                              run.parts['aug_gen'], run.state, **teacher)
             run('after_loss')
-            run.optimizer.zero_grad(set_to_none=True); run.loss.backward(); run.optimizer.step(); run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True); run.loss.backward()
+            run.optimizer.step(); run.scheduler.step()
             if run.ema is not None: run.ema.update_parameters(run.model)
             run.done = run.step + 1
             run('after_step')
-    except CancelFit:                                # an early, normal end: record and evaluate where it stopped
+    except CancelFit:               # an early, normal end: record and evaluate where it stopped
         run.cancelled = True; run('after_cancel')
     finally: run('after_fit')
     return pd.DataFrame(run.history), run.ema_model
 
 
 # %% ../nbs/02_baseline.ipynb #72e7d651
-def _is_eval_step(run) -> bool: return run.done % run.cfg.eval_every == 0 or run.done == run.cfg.steps
+def _is_eval_step(run) -> bool:
+    return run.done % run.cfg.eval_every == 0 or run.done == run.cfg.steps
 
 class Recorder(Callback):
-    "After every `log_every`-th step, every validation step and the last step, `run.row` = step, time_s, lr, loss, the step's logs and empty val_acc (and val_acc_ema with an EMA) columns, appended to `run.history`; `run.row` is None after other steps. Order −10: later callbacks fill or read the same row. Defined in lesson 02."
+    """After every `log_every`-th step, every validation step and the last step, `run.row` = step,
+    time_s, lr, loss, the step's logs and empty val_acc (and val_acc_ema with an EMA) columns,
+    appended to `run.history`; `run.row` is None after other steps. Order −10: later callbacks fill
+    or read the same row. Defined in lesson 02."""
     order = -10
     def __init__(self, log_every: int = 10): self.log_every = log_every
     def after_step(self, run):
         run.row = None
         if run.done % self.log_every and not _is_eval_step(run): return
-        run.row = dict(step=run.done, time_s=time.time() - run.t0, lr=run.optimizer.param_groups[0]['lr'], loss=run.loss.item(),
-                       **{k: float(v) for k, v in run.logs.items()}, val_acc=None)   # same columns in every row
+        run.row = dict(step=run.done, time_s=time.time() - run.t0,
+                       lr=run.optimizer.param_groups[0]['lr'], loss=run.loss.item(),
+                       **{k: float(v) for k, v in run.logs.items()},
+                       val_acc=None)                      # same columns in every row
         if run.ema is not None: run.row['val_acc_ema'] = None
         run.history.append(run.row)
-    def after_cancel(self, run):                     # the row of the last step made, if it has none yet
+    def after_cancel(self, run):          # the row of the last step made, if it has none yet
         if run.history and run.history[-1]['step'] == run.done: run.row = run.history[-1]; return
         loss = run.loss.item() if run.loss is not None else None
-        run.row = dict(step=run.done, time_s=time.time() - run.t0, lr=run.optimizer.param_groups[0]['lr'], loss=loss,
+        run.row = dict(step=run.done, time_s=time.time() - run.t0,
+                       lr=run.optimizer.param_groups[0]['lr'], loss=loss,
                        **{k: float(v) for k, v in run.logs.items()}, val_acc=None)
         if run.ema is not None: run.row['val_acc_ema'] = None
         run.history.append(run.row)
 
 class Validation(Callback):
-    "Every `cfg.eval_every` steps and after the last: validation accuracy of the model (`val_acc`) and of the EMA (`val_acc_ema`) into `run.row`, then the `after_eval` event. Order 0. Defined in lesson 02."
+    """Every `cfg.eval_every` steps and after the last: validation accuracy of the model (`val_acc`)
+    and of the EMA (`val_acc_ema`) into `run.row`, then the `after_eval` event. Order 0.
+    Defined in lesson 02."""
     def after_step(self, run):
         if not _is_eval_step(run): return
         run.row['val_acc'] = accuracy(run.model, run.data.x_val, run.data.y_val)
-        if run.ema is not None: run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
+        if run.ema is not None:
+            run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
         run('after_eval')
-    def after_cancel(self, run):                     # a cancelled run is evaluated where it stopped
+    def after_cancel(self, run):          # a cancelled run is evaluated where it stopped
         if run.row['val_acc'] is not None: return
         run.row['val_acc'] = accuracy(run.model, run.data.x_val, run.data.y_val)
-        if run.ema is not None: run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
+        if run.ema is not None:
+            run.row['val_acc_ema'] = accuracy(run.ema.module, run.data.x_val, run.data.y_val)
         run('after_eval')
 
 class StopOnNonFinite(Callback):
-    "Raises `TrainingDiverged` when the loss is NaN or infinite, before the backward pass, naming the step, the loss parts and the last checkpoint. Defined in lesson 02."
+    """Raises `TrainingDiverged` when the loss is NaN or infinite, before the backward pass, naming
+    the step, the loss parts and the last checkpoint. Defined in lesson 02."""
     def after_loss(self, run):
         if torch.isfinite(run.loss): return
-        last = f"the last good checkpoint is {run.saved[0]} (step {run.saved[1]})" if run.saved else "no checkpoint was written"
+        last = (f"the last good checkpoint is {run.saved[0]} (step {run.saved[1]})" if run.saved
+                else "no checkpoint was written")
         parts = ', '.join(f'{k}={float(v):.4g}' for k, v in run.logs.items())
-        raise TrainingDiverged(f"loss is {run.loss.item()} at step {run.step} ({parts}); {last}; lower lr or lam, or check the data")
+        raise TrainingDiverged(f"loss is {run.loss.item()} at step {run.step} ({parts}); {last}; "
+                               "lower lr or lam, or check the data")
 
 class ProgressBar(Callback):
-    "A tqdm bar over the steps with the loss, the consistency loss and the latest validation accuracies. Order 30. Defined in lesson 02."
+    """A tqdm bar over the steps with the loss, the consistency loss and the latest validation
+    accuracies. Order 30. Defined in lesson 02."""
     order = 30
     def before_fit(self, run):
-        self.bar = tqdm(total=run.cfg.steps, initial=run.start, desc=f"{run.cfg.model}/{run.cfg.method}", mininterval=1)
+        self.bar = tqdm(total=run.cfg.steps, initial=run.start,
+                        desc=f"{run.cfg.model}/{run.cfg.method}", mininterval=1)
     def after_step(self, run):
         self.bar.update(1)
         if run.row is not None:
-            self.bar.set_postfix({k: f"{v:.3f}" for k, v in run.row.items() if k in ('loss', 'cons_loss', 'val_acc', 'val_acc_ema') and v is not None})
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in run.row.items()
+                                  if k in ('loss', 'cons_loss', 'val_acc', 'val_acc_ema')
+                                  and v is not None})
     def after_fit(self, run):
         if hasattr(self, 'bar'): self.bar.close()
 
 
 # %% ../nbs/02_baseline.ipynb #13c5bf93
 def available_memory(device) -> int | None:
-    "Bytes of memory a run on `device` may use: free memory of a CUDA device, else the RAM the OS reports available (`MemAvailable` of /proc/meminfo on Linux, free physical pages elsewhere); None when unknown. Defined in lesson 02."
+    """Bytes of memory a run on `device` may use: free memory of a CUDA device, else the RAM the OS
+    reports available (`MemAvailable` of /proc/meminfo on Linux, free physical pages elsewhere);
+    None when unknown. Defined in lesson 02."""
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.mem_get_info(device)[0]
     try:
@@ -310,9 +386,13 @@ def available_memory(device) -> int | None:
         except (ValueError, OSError, AttributeError): return None
 
 def step_memory_bytes(model: nn.Module, cfg: TrainConfig, data_bytes: int = 0) -> int:
-    "Estimated peak bytes of one training step of `model` under `cfg`: 3 × (bytes of all layer outputs for one image, measured by one evaluation-mode forward without gradient, which changes nothing) × images per step (B, plus 2μB for UDA), plus four copies of the weights and `data_bytes`. Defined in lesson 02."
-    outs, hooks = [], [m.register_forward_hook(lambda m, i, o: outs.append(o.numel() * o.element_size()))
-                        for m in model.modules() if not list(m.children())]
+    """Estimated peak bytes of one training step of `model` under `cfg`: 3 × (bytes of all layer
+    outputs for one image, measured by one evaluation-mode forward without gradient, which changes
+    nothing) × images per step (B, plus 2μB for UDA), plus four copies of the weights and
+    `data_bytes`. Defined in lesson 02."""
+    outs, hooks = [], [
+        m.register_forward_hook(lambda m, i, o: outs.append(o.numel() * o.element_size()))
+        for m in model.modules() if not list(m.children())]
     was_training = model.training
     try:
         model.eval()
@@ -326,19 +406,30 @@ def step_memory_bytes(model: nn.Module, cfg: TrainConfig, data_bytes: int = 0) -
     return 3 * sum(outs) * images + 4 * weights + data_bytes
 
 def check_step_memory(model: nn.Module, cfg: TrainConfig, device, data_bytes: int = 0):
-    "Raise `ConfigError` (one line: the estimate, the limit, the setting to lower) when `step_memory_bytes` exceeds `available_memory(device)`; do nothing when the limit is unknown. A labeled batch larger than the labeled set is not refused: `InfiniteSampler` fills it from successive reshuffled passes (each image at most ⌈B/n⌉ times), a meaningful if wasteful batch; only memory limits it. Defined in lesson 02."
+    """Raise `ConfigError` (one line: the estimate, the limit, the setting to lower) when
+    `step_memory_bytes` exceeds `available_memory(device)`; do nothing when the limit is unknown. A
+    labeled batch larger than the labeled set is not refused: `InfiniteSampler` fills it from
+    successive reshuffled passes (each image at most ⌈B/n⌉ times), a meaningful if wasteful batch;
+    only memory limits it. Defined in lesson 02."""
     need, have = step_memory_bytes(model, cfg, data_bytes), available_memory(device)
     if have is not None and need > have:
         images = cfg.batch_size + (2 * cfg.unsup_batch_size if cfg.method == 'uda' else 0)
         lower = '--unsup_ratio (μ) or --batch_size' if cfg.method == 'uda' else '--batch_size'
-        raise ConfigError(f"one training step needs about {need / 2**30:.1f} GiB ({images:,} images per step) but only {have / 2**30:.1f} GiB "
-                          f"of {'GPU memory' if torch.device(device).type == 'cuda' else 'RAM'} is available; lower {lower}")
+        raise ConfigError(f"one training step needs about {need / 2**30:.1f} GiB "
+                          f"({images:,} images per step) but only {have / 2**30:.1f} GiB "
+                          f"of {'GPU memory' if torch.device(device).type == 'cuda' else 'RAM'} "
+                          f"is available; lower {lower}")
 
 # %% ../nbs/02_baseline.ipynb #e2f5f275
 def check_speed_options(cfg: TrainConfig, device) -> None:
-    "Raise `ConfigError` (one line, naming the fix) when `cfg.amp` cannot run on `device` (a `torch.device` or its name): a CUDA device without bfloat16 support, or a device other than CPU and CUDA. Touches CUDA only when `cfg.amp` asks for it. Defined in lesson 02."
+    """Raise `ConfigError` (one line, naming the fix) when `cfg.amp` cannot run on `device` (a
+    `torch.device` or its name): a CUDA device without bfloat16 support, or a device other than CPU
+    and CUDA. Touches CUDA only when `cfg.amp` asks for it. Defined in lesson 02."""
     device = torch.device(device)
     if not cfg.amp: return
-    if device.type not in ('cpu', 'cuda'): raise ConfigError(f"--amp (bf16 autocast) runs on cpu and cuda, not {device.type}; drop --amp")
+    if device.type not in ('cpu', 'cuda'):
+        raise ConfigError(f"--amp (bf16 autocast) runs on cpu and cuda, not {device.type}; "
+                          "drop --amp")
     if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
-        raise ConfigError(f"--amp uses bfloat16, which {torch.cuda.get_device_name(device)} does not support; drop --amp")
+        raise ConfigError(f"--amp uses bfloat16, which {torch.cuda.get_device_name(device)} "
+                          "does not support; drop --amp")
