@@ -154,7 +154,8 @@ def rgb_folder(tmp_path_factory):
 @pytest.mark.parametrize('extra,msg', [
     (['--dataset', 'cifar'], "unknown dataset 'cifar'"),
     (['--dataset', 'folder'], 'pass --data_dir PATH'),
-    (['--dataset', 'folder', '--data_dir', 'RGB', '--model', 'best'], "model 'best' is the report's MNIST network"),
+    (['--dataset', 'folder', '--data_dir', 'RGB', '--model', 'best', '--n_labeled', '6', '--n_val', '6'],
+     "model 'best' is the report's MNIST network"),
     (['--dataset', 'folder', '--data_dir', 'RGB', '--model', 'lean', '--n_labeled', '100'], 'multiple of 3'),
     (['--dataset', 'folder', '--data_dir', 'NOWHERE', '--model', 'lean'], 'NOWHERE'),
 ])

@@ -25,7 +25,9 @@ __all__ = ['RANDAUG_OPS', 'GEOMETRIC_OPS', 'RGB_OPS', 'NO_MAGNITUDE_OPS', 'OpSpe
 
 # %% ../nbs/03_augment.ipynb #0d9324e7
 class OpSpec(NamedTuple):
-    "One RandAugment operation: its kind, its value at M=0 (`low`) and M=10 (`high`), whether it gets a random sign, the unit of the value, whether it keeps a digit's label, and why. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """One RandAugment operation: its kind, its value at M=0 (`low`) and M=10 (`high`), whether it
+    gets a random sign, the unit of the value, whether it keeps a digit's label, and why.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     kind: str         # 'none' | 'colour' | 'geometric' | 'erase'
     low: float        # value at M = 0
     high: float       # value at M = 10
@@ -85,7 +87,9 @@ def default_ops(channels: int = 1) -> tuple:
     return tuple(RANDAUG_OPS) + (tuple(RGB_OPS) if channels == 3 else ())
 
 def op_value(name: str, magnitude):
-    "The value of op `name` at RandAugment magnitude `magnitude` (float or float64 tensor on the paper's 0..10 scale): `low + (high - low) * magnitude / 10`, unsigned. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """The value of op `name` at RandAugment magnitude `magnitude` (float or float64 tensor on the
+    paper's 0..10 scale): `low + (high - low) * magnitude / 10`, unsigned.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     s = _SPECS[name]
     return s.low + (s.high - s.low) * magnitude / 10
 
@@ -128,7 +132,14 @@ def _from_u8(y, like):
 # %% ../nbs/03_augment.ipynb #3d2ceacb
 @dataclass
 class AugPlan:
-    "Every random choice of one RandAugment call, per image, on the CPU: `op` int64 (B, N) indexes `names`; `magnitude` float64 (B, N) on the 0..10 scale; `sign` float64 (B, N) of ±1; `centre` int64 (B, N, 2) the (row, col) centre of a `cutout` op; `cutout` the side fraction of the final cutout (0 = none), `cutout_centre` int64 (B, 2) its centre and `cutout_more` int64 (B, k - 1, 2) the centres of k - 1 further squares (None: one square); `elastic_alpha` float64 (B,) the elastic displacement scale α in pixels (0: image not distorted), `elastic_noise` float32 (B, 2, H, W) the uniform [-1, 1] field before smoothing, `elastic_sigma` its smoothing in pixels (None: no elastic stage). Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """Every random choice of one RandAugment call, per image, on the CPU: `op` int64 (B, N) indexes
+    `names`; `magnitude` float64 (B, N) on the 0..10 scale; `sign` float64 (B, N) of ±1; `centre`
+    int64 (B, N, 2) the (row, col) centre of a `cutout` op; `cutout` the side fraction of the final
+    cutout (0 = none), `cutout_centre` int64 (B, 2) its centre and `cutout_more` int64 (B, k - 1, 2)
+    the centres of k - 1 further squares (None: one square); `elastic_alpha` float64 (B,) the
+    elastic displacement scale α in pixels (0: image not distorted), `elastic_noise` float32 (B, 2,
+    H, W) the uniform [-1, 1] field before smoothing, `elastic_sigma` its smoothing in pixels (None:
+    no elastic stage). Defined in lesson 03 (nbs/03_augment.ipynb)."""
     names: tuple
     op: torch.Tensor
     magnitude: torch.Tensor
@@ -199,7 +210,8 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
     op = torch.randint(len(names), (B, n_ops), generator=g)
     u = torch.rand(B, n_ops, generator=g, dtype=torch.float64)
     mag = u * magnitude if sample_magnitude else torch.full((B, n_ops), float(magnitude), dtype=torch.float64)
-    sign = torch.randint(2, (B, n_ops), generator=g).double().mul_(-2).add_(1)  # ±1, like torchvision's coin
+    # ±1, like torchvision's coin
+    sign = torch.randint(2, (B, n_ops), generator=g).double().mul_(-2).add_(1)
     centre = torch.stack([torch.randint(height, (B, n_ops), generator=g), torch.randint(width, (B, n_ops), generator=g)], -1)
     cc = torch.stack([torch.randint(height, (B,), generator=g), torch.randint(width, (B,), generator=g)], -1)
     more = torch.stack([torch.randint(height, (B, cutout_count - 1), generator=g), torch.randint(width, (B, cutout_count - 1), generator=g)], -1) if cutout_count > 1 else None
@@ -207,12 +219,14 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
     if elastic_alpha > 0:
         on = torch.rand(B, generator=g, dtype=torch.float64) < elastic_p
         ea = torch.rand(B, generator=g, dtype=torch.float64).mul_(elastic_alpha).masked_fill_(~on, 0.0)
-        en = torch.rand(B, 2, height, width, generator=g).mul_(2).sub_(1)      # Simard: uniform in [-1, 1] per pixel
+        # Simard: uniform in [-1, 1] per pixel
+        en = torch.rand(B, 2, height, width, generator=g).mul_(2).sub_(1)
     return AugPlan(names, op, mag, sign, centre, float(cutout), cc, more, ea, en, float(elastic_sigma))
 
 # %% ../nbs/03_augment.ipynb #461e1d6a
 def _blend_fma(t, alpha, other):
-    "float32 `t + alpha * other` with one rounding, as torch's vectorised `add_(other, alpha=...)` (an FMA) computes it."
+    """float32 `t + alpha * other` with one rounding, as torch's vectorised `add_(other, alpha=...)`
+    (an FMA) computes it."""
     return t.double().add_(alpha.double() * other.double()).float()
 
 def _k_autocontrast(x, p):
@@ -272,7 +286,8 @@ def _k_sharpness(x, p):  # p[:, 1]: 1 - factor
     inner = f[..., 1:-1, 1:-1]
     # torchvision blurs with the 3x3 kernel [[1,1,1],[1,5,1],[1,1,1]]/13 and rounds: (3x3 sum + 4 centre) / 13 is
     # an integer over 13, never within 1/26 of a half, so this cheaper sum rounds to exactly the same values
-    rows = f[..., :, :-2] + f[..., :, 1:-1] + f[..., :, 2:]             # 3-wide sums, then 3-tall: the 3x3 box sum
+    # 3-wide sums, then 3-tall: the 3x3 box sum
+    rows = f[..., :, :-2] + f[..., :, 1:-1] + f[..., :, 2:]
     blurred = (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]).add_(inner, alpha=4).div_(13).round_()
     f[..., 1:-1, 1:-1] = _blend_fma(inner, p[:, 1:2, None, None], blurred - inner)
     return f.clamp_(0, 255).to(torch.uint8)
@@ -298,10 +313,12 @@ def _base_grid(h, w, device):
     base[..., 2].fill_(1)
     return base.view(1, h * w, 3)
 
-def _k_affine(x, p, mode='nearest'):  # p[:, 0:6]: torchvision's inverse affine matrix, in pixels about the centre
+# p[:, 0:6]: torchvision's inverse affine matrix, in pixels about the centre
+def _k_affine(x, p, mode='nearest'):
     n, C, H, W = x.shape
     theta = p[:, :6].reshape(n, 2, 3)
-    rescaled = theta.transpose(1, 2) / torch.tensor([0.5 * W, 0.5 * H], device=x.device)   # (n, 3, 2)
+    # (n, 3, 2)
+    rescaled = theta.transpose(1, 2) / torch.tensor([0.5 * W, 0.5 * H], device=x.device)
     # torchvision's per-image `base_grid.bmm(rescaled_theta)`, as one matrix product for the whole batch
     grid = (_base_grid(H, W, x.device)[0] @ rescaled.permute(1, 0, 2).reshape(3, 2 * n)).view(H, W, n, 2).permute(2, 0, 1, 3)
     out = NF.grid_sample(x.float(), grid, mode=mode, padding_mode='zeros', align_corners=False)
@@ -314,7 +331,8 @@ _KERNELS = dict(autocontrast=_k_autocontrast, equalize=_k_equalize, solarize=_k_
 
 # %% ../nbs/03_augment.ipynb #02dafe49
 def _inverse_affine(angle, shear_x, shear_y, tx, ty):
-    "torchvision's `_get_inverse_affine_matrix` (centre (0, 0), scale 1), vectorised with NumPy over float64 arrays of degrees / pixels. Returns (B, 6)."
+    """torchvision's `_get_inverse_affine_matrix` (centre (0, 0), scale 1), vectorised with NumPy
+    over float64 arrays of degrees / pixels. Returns (B, 6)."""
     rot, sx, sy = np.deg2rad(angle), np.deg2rad(shear_x), np.deg2rad(shear_y)
     cos_sy, tan_sx = np.cos(sy), np.tan(sx)
     a = np.cos(rot - sy) / cos_sy
@@ -325,7 +343,8 @@ def _inverse_affine(angle, shear_x, shear_y, tx, ty):
     return np.stack([m0, m1, 0.0 - m0 * tx - m1 * ty, m3, m4, 0.0 - m3 * tx - m4 * ty], -1)
 
 def _box(centre, side, H, W):
-    "Rows [y0, y1) and cols [x0, x1) of squares of `side` pixels (int array (B,)) centred at `centre` (int array (B, 2)), clipped to the image; padded to (B, 6)."
+    """Rows [y0, y1) and cols [x0, x1) of squares of `side` pixels (int array (B,)) centred at
+    `centre` (int array (B, 2)), clipped to the image; padded to (B, 6)."""
     y0, x0 = centre[:, 0] - side // 2, centre[:, 1] - side // 2
     z = np.zeros_like(y0)
     return np.stack([np.clip(y0, 0, H), np.clip(y0 + side, 0, H), np.clip(x0, 0, W), np.clip(x0 + side, 0, W), z, z], -1).astype(np.float64)
@@ -334,7 +353,8 @@ _PARAM_COLS = ('low', 'high', 'signed', 'rotate', 'shear_x', 'shear_y', 'transla
 
 @lru_cache(maxsize=64)
 def _op_table(names):
-    "One row per op of `names`: its low and high values, then 0/1 flags, columns as in `_PARAM_COLS`."
+    """One row per op of `names`: its low and high values, then 0/1 flags, columns as in
+    `_PARAM_COLS`."""
     rows = []
     for n in names:
         s = _SPECS[n]
@@ -355,7 +375,8 @@ def _slot_params(names, op, mag, sign, centre, H, W):
     sv = np.where(is_['signed'], v * sign, v)
     z = np.zeros_like(v)
     deg = np.rad2deg(np.arctan(sv))
-    P = _inverse_affine(np.where(is_['rotate'], -np.remainder(sv, 360.0), z),  # F.rotate inverts -(angle % 360)
+    # F.rotate inverts -(angle % 360)
+    P = _inverse_affine(np.where(is_['rotate'], -np.remainder(sv, 360.0), z),
                         np.where(is_['shear_x'], deg, z), np.where(is_['shear_y'], deg, z),
                         np.where(is_['translate_x'], np.trunc(sv * W), z), np.where(is_['translate_y'], np.trunc(sv * H), z))
     f = 1.0 + sv
@@ -370,9 +391,11 @@ def _slot_params(names, op, mag, sign, centre, H, W):
 # %% ../nbs/03_augment.ipynb #5485b20f
 @lru_cache(maxsize=8)
 def _blur_matrix(n, sigma, device):
-    "The (n, n) matrix of torchvision's 1-D Gaussian blur (kernel int(8σ + 1) made odd, reflect padding) along one axis."
+    """The (n, n) matrix of torchvision's 1-D Gaussian blur (kernel int(8σ + 1) made odd, reflect
+    padding) along one axis."""
     k = int(8 * sigma + 1); k += 1 - k % 2
-    x = torch.linspace(-(k // 2), k // 2, k, dtype=torch.float64)          # torchvision's _get_gaussian_kernel1d
+    # torchvision's _get_gaussian_kernel1d
+    x = torch.linspace(-(k // 2), k // 2, k, dtype=torch.float64)
     g = torch.exp(-0.5 * (x / sigma) ** 2); g /= g.sum()
     M = torch.zeros(n, n, dtype=torch.float64)
     for i in range(n):
@@ -382,7 +405,13 @@ def _blur_matrix(n, sigma, device):
     return M.float().to(device)
 
 def elastic_displacement(noise: torch.Tensor, alpha, sigma: float = 4.0) -> torch.Tensor:
-    "Displacement fields float32 (n, H, W, 2) in `grid_sample`'s normalised units, from `noise` float32 (n, 2, H, W) uniform in [-1, 1] (x then y component), smoothed by the Gaussian of torchvision's `gaussian_blur` (σ = `sigma` px, kernel int(8σ + 1) made odd, reflect padding, as `v2.ElasticTransform` does; applied as two small matrix products, equal to torchvision's 33 × 33 convolution within float rounding and about 50 times cheaper on a CPU) and scaled so that the field moves pixels by `alpha` px times the smoothed noise (float or float32 (n,) tensor; torchvision's `alpha` is 2·α). Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """Displacement fields float32 (n, H, W, 2) in `grid_sample`'s normalised units, from `noise`
+    float32 (n, 2, H, W) uniform in [-1, 1] (x then y component), smoothed by the Gaussian of
+    torchvision's `gaussian_blur` (σ = `sigma` px, kernel int(8σ + 1) made odd, reflect padding, as
+    `v2.ElasticTransform` does; applied as two small matrix products, equal to torchvision's 33 × 33
+    convolution within float rounding and about 50 times cheaper on a CPU) and scaled so that the
+    field moves pixels by `alpha` px times the smoothed noise (float or float32 (n,) tensor;
+    torchvision's `alpha` is 2·α). Defined in lesson 03 (nbs/03_augment.ipynb)."""
     n, _, H, W = noise.shape
     if sigma > 0: noise = _blur_matrix(H, float(sigma), noise.device) @ noise @ _blur_matrix(W, float(sigma), noise.device).T
     a = (2 * torch.as_tensor(alpha, dtype=torch.float32, device=noise.device)).reshape(-1, 1, 1).expand(n, 1, 1)
@@ -398,7 +427,10 @@ def _k_elastic(x, p, noise, sigma):   # p[:, 0]: α in px, p[:, 1]: the image's 
     return out.round_().to(torch.uint8)
 
 def elastic_distort(x: torch.Tensor, alpha: float = 34.0, generator: torch.Generator | None = None, sigma: float = 4.0) -> torch.Tensor:
-    "Elastic distortion of every image of `x` (uint8 (B, C, H, W), or float in [0, 1]) with its own field of scale `alpha` px (Simard et al. 2003; σ = `sigma` px). Randomness from the CPU `generator`. Returns the same shape, dtype and device. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """Elastic distortion of every image of `x` (uint8 (B, C, H, W), or float in [0, 1]) with its
+    own field of scale `alpha` px (Simard et al. 2003; σ = `sigma` px). Randomness from the CPU
+    `generator`. Returns the same shape, dtype and device.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x, 'elastic_distort'); _check_generator(generator, 'elastic_distort')
     B, C, H, W = x.shape
     noise = torch.rand(B, 2, H, W, generator=generator).mul_(2).sub_(1)
@@ -407,26 +439,36 @@ def elastic_distort(x: torch.Tensor, alpha: float = 34.0, generator: torch.Gener
 
 # %% ../nbs/03_augment.ipynb #0c2a5ffb
 def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
-    "Apply the per-image ops of `plan` to images `x` (uint8 (B, C, H, W), or float in [0, 1]), slot after slot: in each slot the images are sorted by the op they drew, all geometric ops go through one batched `grid_sample`, and each other op kind runs once on its slice of the batch; then the elastic stage (one `grid_sample` for the distorted images) and the cutout squares. Returns a new tensor of the same shape, dtype and device. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """Apply the per-image ops of `plan` to images `x` (uint8 (B, C, H, W), or float in [0, 1]),
+    slot after slot: in each slot the images are sorted by the op they drew, all geometric ops go
+    through one batched `grid_sample`, and each other op kind runs once on its slice of the batch;
+    then the elastic stage (one `grid_sample` for the distorted images) and the cutout squares.
+    Returns a new tensor of the same shape, dtype and device.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x)
     if len(plan) != x.shape[0]:
         raise ValueError(f"apply_plan: the plan is for {len(plan)} images but x holds {x.shape[0]}; draw it with draw_plan(x.shape[0], ...)")
     B, C, H, W = x.shape
     _check_rgb_ops(plan.names, C, 'apply_plan')   # e.g. a plan drawn for RGB, applied to grey
-    slots = []   # per slot: (perm, [(kernel or None, count)], parameters (float64 (B, 6)) in perm order), NumPy
+    # per slot: (perm, [(kernel or None, count)], parameters (float64 (B, 6)) in perm order), NumPy
+    slots = []
     geo = np.array([_SPECS[n].kind == 'geometric' for n in plan.names])
     N = plan.op.shape[1]
     op = plan.op.numpy()
     params = _slot_params(plan.names, op.reshape(-1), plan.magnitude.numpy().reshape(-1), plan.sign.numpy().reshape(-1),
-                          plan.centre.numpy().reshape(-1, 2), H, W).reshape(B, N, 6)   # every slot's parameters at once
+                          # every slot's parameters at once
+                          plan.centre.numpy().reshape(-1, 2), H, W).reshape(B, N, 6)
     for k in range(N):
-        group = np.where(geo[op[:, k]], -1, op[:, k])   # every geometric op of the slot in one group: one grid_sample
-        perm = np.argsort(group, kind='stable')           # images sorted by group: each group is a contiguous slice
+        # every geometric op of the slot in one group: one grid_sample
+        group = np.where(geo[op[:, k]], -1, op[:, k])
+        # images sorted by group: each group is a contiguous slice
+        perm = np.argsort(group, kind='stable')
         keys, counts = np.unique(group, return_counts=True)
         segs = [(_k_affine if key < 0 else _KERNELS.get(plan.names[key]), n) for key, n in zip(keys.tolist(), counts.tolist())]
         if all(kern is None for kern, _ in segs): continue   # only identity drawn
         slots.append((perm, segs, params[perm, k]))
-    if plan.elastic_alpha is not None:                   # after the ops, before the erasures: holes stay square
+    # after the ops, before the erasures: holes stay square
+    if plan.elastic_alpha is not None:
         on = plan.elastic_alpha.numpy() > 0
         perm = np.argsort(~on, kind='stable')                # distorted images first, as one slice
         n_on = int(on.sum())
@@ -538,16 +580,21 @@ def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1
         return F.erase(img, y0, x0, max(y1 - y0, 0), max(x1 - x0, 0), torch.tensor(0, dtype=img.dtype))
 
 # %% ../nbs/03_augment.ipynb #447b0ca0
-NO_MAGNITUDE_OPS = tuple(k for k, s in RANDAUG_OPS.items() if s.low == s.high)   # their magnitude changes nothing
+# their magnitude changes nothing
+NO_MAGNITUDE_OPS = tuple(k for k, s in RANDAUG_OPS.items() if s.low == s.high)
 
 def fmt_num(v, digits: int = 2) -> str:
-    "`v` (a float) rounded to `digits` decimals, without trailing zeros, for titles: 0.39999999999999997 -> '0.4', 1.0 -> '1', 0.05 -> '0.05'. Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """`v` (a float) rounded to `digits` decimals, without trailing zeros, for titles:
+    0.39999999999999997 -> '0.4', 1.0 -> '1', 0.05 -> '0.05'.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     s = f"{float(v):.{int(digits)}f}"
     if '.' in s: s = s.rstrip('0').rstrip('.')
     return '0' if s == '-0' else s
 
 def figure_png(fig, dpi: int = 100) -> bytes:
-    "PNG bytes of the matplotlib figure `fig` at exactly its own size (no tight bounding box: a longer title never resizes or shifts it) and without software metadata (the same figure gives the same bytes); closes `fig`. Defined in lesson 03."
+    """PNG bytes of the matplotlib figure `fig` at exactly its own size (no tight bounding box: a
+    longer title never resizes or shifts it) and without software metadata (the same figure gives
+    the same bytes); closes `fig`. Defined in lesson 03."""
     import io, matplotlib.pyplot as plt
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=dpi, metadata={'Software': None})
@@ -555,7 +602,10 @@ def figure_png(fig, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 def augment_explorer_key(saved, op: str, magnitude: float, n_ops: int, seed: int, sample_magnitude: bool) -> tuple:
-    "Index of one explorer setting into the arrays of `saved` (`results/explorers/augment_predictions.npz`, loaded with `np.load`): (op, magnitude, N, seed, sample_magnitude). Raises KeyError for a setting outside the saved grid. Defined in lesson 03."
+    """Index of one explorer setting into the arrays of `saved`
+    (`results/explorers/augment_predictions.npz`, loaded with `np.load`): (op, magnitude, N, seed,
+    sample_magnitude). Raises KeyError for a setting outside the saved grid. Defined in lesson 03.
+    """
     ops, mags, ns, seeds = list(saved['ops']), list(saved['magnitudes']), list(saved['n_ops']), list(saved['seeds'])
     if op not in ops or float(magnitude) not in mags or n_ops not in ns or seed not in seeds:
         raise KeyError(f"no saved predictions for op={op!r}, magnitude={magnitude}, n_ops={n_ops}, seed={seed}")
@@ -588,7 +638,12 @@ def augment_explorer_figure(views: torch.Tensor, saved, op: str, magnitude: floa
 
 # %% ../nbs/03_augment.ipynb #0b7b6b38
 def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9, generator=None) -> torch.Tensor:
-    "The slow reference: `torchvision.transforms.v2.RandAugment(n_ops, magnitude)` (31 magnitude bins, so `magnitude` is an int in 0..30; nearest interpolation, fill 0) called on each image of `x` (uint8 (B, C, H, W) or float in [0, 1]) separately. With a CPU `generator`, torch's global RNG is seeded from it inside `torch.random.fork_rng`, so the global state is left as it was. Note torchvision's op pool and ranges differ from `RANDAUG_OPS` (no cutout; shear about the corner). Defined in lesson 03 (nbs/03_augment.ipynb)."
+    """The slow reference: `torchvision.transforms.v2.RandAugment(n_ops,
+    magnitude)` (31 magnitude bins, so `magnitude` is an int in 0..30; nearest interpolation, fill
+    0) called on each image of `x` (uint8 (B, C, H, W) or float in [0, 1]) separately. With a CPU
+    `generator`, torch's global RNG is seeded from it inside `torch.random.fork_rng`, so the global
+    state is left as it was. Note torchvision's op pool and ranges differ from `RANDAUG_OPS` (no
+    cutout; shear about the corner). Defined in lesson 03 (nbs/03_augment.ipynb)."""
     from torchvision.transforms import v2
     _check_images(x, 'rand_augment_reference'); _check_generator(generator, 'rand_augment_reference')
     if isinstance(n_ops, bool) or not isinstance(n_ops, numbers.Integral) or n_ops < 0:
@@ -605,31 +660,36 @@ def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9, 
 # %% ../nbs/03_augment.ipynb #ad99b125
 def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None,
                  hflip: bool = False) -> torch.Tensor:
-    """The report's augmentation of labeled images, drawn per image and applied to the whole batch at once:
-    random resized crop (area 0.8-1.0 of the image, aspect ratio 3/4-4/3), rotation uniform in ±10°, translation
-    uniform up to 10% of the size, then brightness and contrast factors uniform in [0.8, 1.2] (in that order).
-    With `hflip`, half the images (drawn per image, after the other draws) are also mirrored left-right:
-    right for clothes, wrong for digits, so it is off by default.
-    Works per image on grey or RGB images of any H, W: brightness scales every channel; contrast
-    blends with the mean grey level (0.2989 R + 0.587 G + 0.114 B for RGB, as `adjust_contrast`).
-    The geometric part is one bilinear `grid_sample` per batch with fill 0 (black background), so call it on
-    uint8 (B, C, H, W) images (or float in [0, 1]) BEFORE normalising. Returns the same shape, dtype and device.
-    Randomness comes from the CPU `generator` (global RNG if None). Raises TypeError/ValueError for bad input as
-    `rand_augment` does. Defined in lesson 03 (nbs/03_augment.ipynb)."""
+    """The report's augmentation of labeled images, drawn per image and applied to the whole batch
+    at once: random resized crop (area 0.8-1.0 of the image, aspect ratio 3/4-4/3), rotation uniform
+    in ±10°, translation uniform up to 10% of the size, then brightness and contrast factors uniform
+    in [0.8, 1.2] (in that order). With `hflip`, half the images (drawn per image, after the other
+    draws) are also mirrored left-right: right for clothes, wrong for digits, so it is off by
+    default. Works per image on grey or RGB images of any H, W: brightness scales every channel;
+    contrast blends with the mean grey level (0.2989 R + 0.587 G + 0.114 B for RGB, as
+    `adjust_contrast`). The geometric part is one bilinear `grid_sample` per batch with fill 0
+    (black background), so call it on uint8 (B, C, H, W) images (or float in [0, 1]) BEFORE
+    normalising. Returns the same shape, dtype and device. Randomness comes from the CPU `generator`
+    (global RNG if None). Raises TypeError/ValueError for bad input as `rand_augment` does.
+    Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x, 'weak_augment'); _check_generator(generator, 'weak_augment')
     B, C, H, W = x.shape
     if B == 0: return x.clone()
     U = lambda lo, hi, n=B: torch.rand(n, generator=generator, dtype=torch.float64) * (hi - lo) + lo
     area, logr = U(0.8, 1.0), U(math.log(3 / 4), math.log(4 / 3))
-    cw, ch = (area * logr.exp()).sqrt().clamp(max=1.0), (area / logr.exp()).sqrt().clamp(max=1.0)  # crop size / image size
-    ox, oy = U(-1, 1) * (1 - cw) / 2, U(-1, 1) * (1 - ch) / 2        # crop centre, as a fraction of the size
+    # crop size / image size
+    cw, ch = (area * logr.exp()).sqrt().clamp(max=1.0), (area / logr.exp()).sqrt().clamp(max=1.0)
+    # crop centre, as a fraction of the size
+    ox, oy = U(-1, 1) * (1 - cw) / 2, U(-1, 1) * (1 - ch) / 2
     ang = torch.deg2rad(U(-10, 10))
-    tx, ty = U(-0.1, 0.1), U(-0.1, 0.1)                               # translation, fraction of the size
+    # translation, fraction of the size
+    tx, ty = U(-0.1, 0.1), U(-0.1, 0.1)
     bright, contr = U(0.8, 1.2), U(0.8, 1.2)
     # output pixel p (about the centre, in pixels) -> input: crop_centre + S R(-ang) (p - t);
     # in grid_sample's normalised coordinates (x / (W/2), y / (H/2)), with S = diag(cw, ch)
     cos, sin = ang.cos(), ang.sin()
-    r00, r01, r10, r11 = cos, sin * H / W, -sin * W / H, cos         # R(-ang) in normalised coordinates
+    # R(-ang) in normalised coordinates
+    r00, r01, r10, r11 = cos, sin * H / W, -sin * W / H, cos
     l00, l01, l10, l11 = cw * r00, cw * r01, ch * r10, ch * r11
     t0, t1 = 2 * tx, 2 * ty
     theta = torch.stack([l00, l01, 2 * ox - l00 * t0 - l01 * t1, l10, l11, 2 * oy - l10 * t0 - l11 * t1], -1).view(B, 2, 3)
@@ -647,16 +707,20 @@ def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None,
 
 # %% ../nbs/03_augment.ipynb #dd005ed9
 def random_hflip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mirror each image of `x` (uint8 or float (B, C, H, W)) left-right with probability 1/2, drawn per image
-    from the CPU `generator`. Returns a new tensor of the same shape, dtype and device. The strong view's flip
-    when `cfg.hflip` is on (clothes look the same mirrored; digits do not). Defined in lesson 03."""
+    """Mirror each image of `x` (uint8 or float (B, C, H, W)) left-right with probability 1/2, drawn
+    per image from the CPU `generator`. Returns a new tensor of the same shape, dtype and device.
+    The strong view's flip when `cfg.hflip` is on (clothes look the same mirrored; digits do not).
+    Defined in lesson 03."""
     _check_images(x, 'random_hflip'); _check_generator(generator, 'random_hflip')
     flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 # %% ../nbs/03_augment.ipynb #f0905c9d
 def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
-    "Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl` (int64 (B,)); the views are drawn from the CPU generator `gen`; `xu`, `progress` and `state` are ignored. Returns (loss, logs). The step function of lesson 02's `fit` for method 'sup'. Defined in lesson 03."
+    """Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl`
+    (int64 (B,)); the views are drawn from the CPU generator `gen`; `xu`, `progress` and `state` are
+    ignored. Returns (loss, logs). The step function of lesson 02's `fit` for method 'sup'.
+    Defined in lesson 03."""
     logits, = forward_views(model, weak_augment(xl, gen, cfg.hflip))
     loss = NF.cross_entropy(logits, yl)
     return loss, {'sup_loss': loss.detach()}

@@ -19,7 +19,12 @@ __all__ = ['uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy
 
 # %% ../nbs/04_uda.ipynb #a2aee7cb
 def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0, class_weights: torch.Tensor | None = None):
-    "Target and mask from logits of the clean unlabeled images (float (B, K)). Returns `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max softmax(logits) > β, bool (B,); `beta` a float in [0, 1] or a float (B,) tensor of per-image thresholds (`freematch_threshold`). `class_weights` (float (K,) > 0, optional) multiplies the probabilities first: p·w renormalised = softmax(z + log w) (distribution alignment, below). UDA, section *Sharpening Predictions*. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    """Target and mask from logits of the clean unlabeled images (float (B, K)). Returns
+    `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max
+    softmax(logits) > β, bool (B,); `beta` a float in [0, 1] or a float (B,) tensor of per-image
+    thresholds (`freematch_threshold`). `class_weights` (float (K,) > 0, optional) multiplies the
+    probabilities first: p·w renormalised = softmax(z + log w) (distribution alignment, below). UDA,
+    section *Sharpening Predictions*. Defined in lesson 04 (nbs/04_uda.ipynb)."""
     logits_orig = logits_orig.detach().float()
     if class_weights is not None: logits_orig = logits_orig + class_weights.log()
     target = F.softmax(logits_orig / temperature, dim=1)
@@ -28,38 +33,52 @@ def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float 
 
 # %% ../nbs/04_uda.ipynb #61ed25c2
 def consistency_loss(logits_aug: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    "Masked KL(target ‖ softmax(logits_aug)) averaged over the whole batch: scalar float ≥ 0. `logits_aug` float (B, K) (carries the gradient), `target` float (B, K) probabilities, `mask` bool (B,) or None (keep all). Raises ValueError on mismatched shapes. UDA's objective (Xie et al. 2020, arXiv:1904.12848). Defined in lesson 04."
+    """Masked KL(target ‖ softmax(logits_aug)) averaged over the whole batch: scalar float ≥ 0.
+    `logits_aug` float (B, K) (carries the gradient), `target` float (B, K) probabilities, `mask`
+    bool (B,) or None (keep all). Raises ValueError on mismatched shapes. UDA's objective (Xie et
+    al. 2020, arXiv:1904.12848). Defined in lesson 04."""
     if logits_aug.shape != target.shape: raise ValueError(f"logits_aug {tuple(logits_aug.shape)} and target {tuple(target.shape)} must have the same shape (B, K)")
-    kl = F.kl_div(F.log_softmax(logits_aug.float(), dim=1), target, reduction='none').sum(1)  # Σ p(log p − log q), 0·log 0 = 0
+    # Σ p(log p − log q), 0·log 0 = 0
+    kl = F.kl_div(F.log_softmax(logits_aug.float(), dim=1), target, reduction='none').sum(1)
     if mask is not None: kl = kl * mask.float()
     return kl.mean()
 
 # %% ../nbs/04_uda.ipynb #e761b764
 def tsa_threshold(schedule: str, progress: float, n_classes: int = 10) -> float:
-    "TSA threshold τ_t in [1/K, 1] at training progress in [0, 1]; `schedule` is 'linear', 'exp', 'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA, section *Training Signal Annealing*. Defined in lesson 04."
+    """TSA threshold τ_t in [1/K, 1] at training progress in [0, 1]; `schedule` is 'linear', 'exp',
+    'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA,
+    section *Training Signal Annealing*. Defined in lesson 04."""
     p = min(max(float(progress), 0.0), 1.0)
     alphas = {'linear': lambda: p, 'exp': lambda: math.exp(5 * (p - 1)), 'log': lambda: 1 - math.exp(-5 * p), 'none': lambda: 1.0}
     if schedule not in alphas: raise ValueError(f"unknown TSA schedule {schedule!r}; choose one of {', '.join(alphas)}")
     return alphas[schedule]() * (1 - 1 / n_classes) + 1 / n_classes
 
 def tsa_cross_entropy(logits: torch.Tensor, y: torch.Tensor, threshold: float):
-    "Cross-entropy over labeled examples whose correct-class probability is ≤ `threshold`, averaged over the kept ones (at least 1). `logits` float (B, K), `y` int64 (B,). Returns (loss scalar, kept fraction in [0, 1]). UDA, section *Training Signal Annealing*. Defined in lesson 04."
+    """Cross-entropy over labeled examples whose correct-class probability is ≤ `threshold`,
+    averaged over the kept ones (at least 1). `logits` float (B, K), `y` int64 (B,). Returns (loss
+    scalar, kept fraction in [0, 1]). UDA, section *Training Signal Annealing*.
+    Defined in lesson 04."""
     ce = F.cross_entropy(logits, y, reduction='none')
-    keep = (torch.exp(-ce.detach()) <= threshold).float()   # exp(−CE) is the correct-class probability
+    # exp(−CE) is the correct-class probability
+    keep = (torch.exp(-ce.detach()) <= threshold).float()
     return (ce * keep).sum() / keep.sum().clamp_min(1), keep.mean()
 
 # %% ../nbs/04_uda.ipynb #4ac78521
 def lam_at(cfg: TrainConfig, progress: float) -> float:
-    "Consistency weight λ at training progress in [0, 1]: rises linearly from 0 to `cfg.lam` over the first `cfg.lam_warmup` of the run (0: λ from the start). Defined in lesson 04."
+    """Consistency weight λ at training progress in [0, 1]: rises linearly from 0 to `cfg.lam` over
+    the first `cfg.lam_warmup` of the run (0: λ from the start). Defined in lesson 04."""
     return cfg.lam if cfg.lam_warmup == 0 else cfg.lam * min(1.0, progress / cfg.lam_warmup)
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:
-    "Mean entropy in nats of softmax(logits) over the batch: scalar ≥ 0, ≤ log K; `logits` float (B, K), gradient kept. Official UDA code (`ent_min_coeff`). Defined in lesson 04."
+    """Mean entropy in nats of softmax(logits) over the batch: scalar ≥ 0, ≤ log K; `logits` float
+    (B, K), gradient kept. Official UDA code (`ent_min_coeff`). Defined in lesson 04."""
     logp = F.log_softmax(logits.float(), dim=1)
     return -(logp.exp() * logp).sum(1).mean()
 
 def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: float = 0.99) -> torch.Tensor:
-    "Update the running mean prediction `state['p_model']` (float (K,), starts uniform) with softmax of the clean unlabeled logits (float (B, K), detached) and return the class weights w = (1/K)/p̄, float (K,). ReMixMatch, section *Distribution Alignment*. Defined in lesson 04."
+    """Update the running mean prediction `state['p_model']` (float (K,), starts uniform) with
+    softmax of the clean unlabeled logits (float (B, K), detached) and return the class weights
+    w = (1/K)/p̄, float (K,). ReMixMatch, section *Distribution Alignment*. Defined in lesson 04."""
     p = F.softmax(logits_orig.detach().float(), dim=1).mean(0)
     p_bar = momentum * state.get('p_model', torch.full_like(p, 1 / len(p))) + (1 - momentum) * p
     state['p_model'] = p_bar
@@ -67,7 +86,14 @@ def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: flo
 
 # %% ../nbs/04_uda.ipynb #73a2eb92
 def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float = 0.999) -> torch.Tensor:
-    "FreeMatch's self-adaptive threshold. Updates the running mean confidence β_t, `state['freematch_beta']` (float scalar tensor, starts at 1/K), with the batch mean of max softmax(z), and the running mean prediction p̄_t, `state['freematch_p_bar']` (float (K,), starts uniform), with the batch mean of softmax(z); returns each image's threshold β_t(c) = β_t · p̄_t[c] / max p̄_t for its arg-max class c, float (B,) in (0, 1), to pass as β to `uda_target`. `logits_orig` float (B, K) of the clean unlabeled images (detached here); `momentum` in [0, 1). FreeMatch (Wang et al. 2023, arXiv:2205.07246), section *Self-Adaptive Threshold*. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    """FreeMatch's self-adaptive threshold. Updates the running mean confidence β_t,
+    `state['freematch_beta']` (float scalar tensor, starts at 1/K), with the batch mean of max
+    softmax(z), and the running mean prediction p̄_t, `state['freematch_p_bar']` (float (K,), starts
+    uniform), with the batch mean of softmax(z); returns each image's threshold β_t(c) = β_t ·
+    p̄_t[c] / max p̄_t for its arg-max class c, float (B,) in (0, 1), to pass as β to `uda_target`.
+    `logits_orig` float (B, K) of the clean unlabeled images (detached here); `momentum` in [0, 1).
+    FreeMatch (Wang et al. 2023, arXiv:2205.07246), section *Self-Adaptive Threshold*.
+    Defined in lesson 04 (nbs/04_uda.ipynb)."""
     p = F.softmax(logits_orig.detach().float(), dim=1)
     K = p.shape[1]
     beta_t = momentum * state.get('freematch_beta', p.new_tensor(1 / K)) + (1 - momentum) * p.amax(1).mean()
@@ -77,15 +103,25 @@ def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float 
 
 # %% ../nbs/04_uda.ipynb #bdeff806
 def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
-    "One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1, 28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution alignment, FreeMatch thresholds). The mask uses β or, with `cfg.beta_mode='freematch'`, the per-image thresholds of `freematch_threshold`; `logs['beta_t']` is their batch mean. The target comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model, `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss, logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."
+    """One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1,
+    28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution
+    alignment, FreeMatch thresholds). The mask uses β or, with `cfg.beta_mode='freematch'`, the
+    per-image thresholds of `freematch_threshold`; `logs['beta_t']` is their batch mean. The target
+    comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one
+    (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model,
+    `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss,
+    logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."""
     strong = lambda x: rand_augment(random_hflip(x, gen) if cfg.hflip else x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
                                     cfg.cutout, cfg.cutout_count, cfg.elastic_alpha, cfg.elastic_p)
     x_aug = strong(xu)                                              # strong view x̂, per image
-    x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen, cfg.hflip)   # the view the target comes from
+    # the view the target comes from
+    x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen, cfg.hflip)
     x_lab = weak_augment(xl, gen, cfg.hflip) if cfg.labeled_aug == 'weak' else strong(xl)
     if teacher is None:
-        logits_l, logits_orig, logits_aug = forward_views(model, x_lab, x_teacher, x_aug)   # ONE forward: BatchNorm sees one batch
-    else:                                                           # Mean Teacher: the EMA weights give the target
+        # ONE forward: BatchNorm sees one batch
+        logits_l, logits_orig, logits_aug = forward_views(model, x_lab, x_teacher, x_aug)
+    # Mean Teacher: the EMA weights give the target
+    else:
         with torch.no_grad(): logits_orig = teacher.eval()(x_teacher)
         logits_l, logits_aug = forward_views(model, x_lab, x_aug)
     tsa_eta = tsa_threshold(cfg.tsa, progress)
@@ -96,7 +132,8 @@ def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Ge
     target, mask = uda_target(logits_orig, cfg.temperature, beta, weights)   # detached: no gradient
     cons_loss = consistency_loss(logits_aug, target, mask)
     lam = lam_at(cfg, progress)
-    ent = entropy(logits_orig)                                      # with gradient, used when ent_min > 0
+    # with gradient, used when ent_min > 0
+    ent = entropy(logits_orig)
     loss = sup_loss + lam * cons_loss + (cfg.ent_min * ent if cfg.ent_min > 0 else 0)
     return loss, dict(sup_loss=sup_loss.detach(), cons_loss=cons_loss.detach(), mask_rate=mask.float().mean(), tsa_kept=tsa_kept,
                       tsa_threshold=tsa_eta, lam=lam, entropy=ent.detach(), beta_t=torch.as_tensor(beta).float().mean())
@@ -105,7 +142,12 @@ uda_step.uses_unlabeled = True   # `fit` draws an unlabeled batch for it
 
 # %% ../nbs/04_uda.ipynb #42dccfd4
 def targets_explorer_figure(saved: dict, temperature: float = 0.4, beta: float = 0.8):
-    "Figure of fixed size (12 × 4.6 in) of the explorer, from `saved` (the dict in `results/explorers/uda_logits.pt`): for its B unlabeled images `x` and augmented views `x_aug` (uint8 (B, 1, H, W)), the targets `uda_target(z_clean, T, β)` as a heatmap (masked rows hatched), and the per-image KL(target ‖ softmax(z_aug)), 0 when masked, on an axis that does not change with T and β; `z_clean`, `z_aug` float (B, K) logits; rows are labelled with `y_hidden` (int64 (B,)) when present. Defined in lesson 04 (nbs/04_uda.ipynb)."
+    """Figure of fixed size (12 × 4.6 in) of the explorer, from `saved` (the dict in
+    `results/explorers/uda_logits.pt`): for its B unlabeled images `x` and augmented views `x_aug`
+    (uint8 (B, 1, H, W)), the targets `uda_target(z_clean, T, β)` as a heatmap (masked rows
+    hatched), and the per-image KL(target ‖ softmax(z_aug)), 0 when masked, on an axis that does not
+    change with T and β; `z_clean`, `z_aug` float (B, K) logits; rows are labelled with `y_hidden`
+    (int64 (B,)) when present. Defined in lesson 04 (nbs/04_uda.ipynb)."""
     x, x_aug, z_clean, z_aug = saved['x'], saved['x_aug'], saved['z_clean'], saved['z_aug']
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -116,7 +158,8 @@ def targets_explorer_figure(saved: dict, temperature: float = 0.4, beta: float =
     per_image = kl(target) * mask
     B, K = target.shape
     xmax = 1.1 * max(float(kl(uda_target(z_clean, t)[0]).max()) for t in (0.05, 0.1, 0.2, 0.5, 1.0)) + 1e-3
-    W, H, row = 12, 4.6, 3.2 / B                                      # inches; every row of every panel is `row` tall
+    # inches; every row of every panel is `row` tall
+    W, H, row = 12, 4.6, 3.2 / B
     fig = plt.figure(figsize=(W, H))
     box = lambda x0, w: fig.add_axes((x0 / W, 0.6 / H, w / W, B * row / H))
     a0, a, b = box(0.45, 2 * row), box(1.45, 6.0), box(8.2, 3.5)
