@@ -152,8 +152,9 @@ def fetch_idx(root=None, dataset: str = 'mnist', verbose: bool = True) -> Path:
     except Exception as e: errors.append(f"torchvision download: {type(e).__name__}")
     if not all((raw/n).exists() for n in spec['files']):
         if verbose:
+            how = last_resort.__doc__.split(' (')[0]   # e.g. "Rebuild MNIST's four IDX files ..."
             print(f"torchvision could not download {spec['title']}; "
-                  f"trying {last_resort.__doc__.split(' (')[0]}")
+                  f"next: {how[0].lower() + how[1:]}")
         try: last_resort(raw)
         except Exception as e:
             errors.append(f"{type(e).__name__}: {getattr(e, 'stderr', b'') or e}")
