@@ -17,7 +17,7 @@ from .data import DATASETS, default_data_root
 from .train import TrainingDiverged
 from .checkpoint import load_checkpoint
 from .experiment import (_data_overrides, finished, load_run_data, preset_configs,
-                                   split_folder, PRESETS, PRESET_SEEDS, TensorBoard,
+                                   split_folder, splits_summary, PRESETS, PRESET_SEEDS, TensorBoard,
                                    reference_spread, reproduce, reproduce_seeds, run_experiment)
 
 
@@ -224,8 +224,7 @@ def uda_reproduce(
                                 show_progress=not quiet, n_test=n_test, dataset=dataset,
                                 data_dir=data_dir)
             ds = preset_configs(preset, **_data_overrides(preset, dataset, data_dir))[0].dataset
-            stem = split_folder(out, preset, 0, ds).name.rsplit('-seed', 1)[0]
-            print((Path(out)/f"{stem}-{int(t.n_splits.max())}splits.md").read_text())
+            print(splits_summary(out, preset, int(t.n_splits.max()), ds).read_text())
     _cli_errors(main)
 
 # %% ../nbs/06a_cli.ipynb #0e95537e

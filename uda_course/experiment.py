@@ -6,8 +6,8 @@
 __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'RUN_LOGS', 'PRESET_SEEDS', 'REFERENCE_RESULTS',
            'make_model', 'load_run_data', 'preset_configs', 'environment_info', 'prepare_run_dir', 'LiveCSV',
            'TensorBoard', 'finished', 'open_run', 'train_run', 'evaluate_run', 'save_run', 'run_experiment',
-           'collect_runs', 'results_table', 'split_folder', 'reproduce', 'seeds_table', 'reproduce_seeds',
-           'reference_spread']
+           'collect_runs', 'results_table', 'split_folder', 'splits_summary', 'reproduce', 'seeds_table',
+           'reproduce_seeds', 'reference_spread']
 
 # %% ../nbs/06_experiments.ipynb #9d2045b9
 import json, os, platform, sys, time
@@ -399,6 +399,12 @@ def split_folder(out, preset: str, seed: int, dataset=None) -> Path:
     return Path(out)/(f"{preset}-seed{seed}" if dataset in (None, own)
                       else f"{dataset}-{preset}-seed{seed}")
 
+def splits_summary(out, preset: str, n: int, dataset=None) -> Path:
+    """`out/<preset>-<n>splits.md`, with the dataset prefix of `split_folder`: where
+    `reproduce_seeds` writes its mean ± std table. Defined in lesson 06."""
+    stem = split_folder(out, preset, 0, dataset).name.rsplit('-seed', 1)[0]
+    return Path(out)/f"{stem}-{n}splits.md"
+
 def _title(cfg: TrainConfig) -> str:
     from uda_course.data import IDX_DATASETS
     return (IDX_DATASETS[cfg.dataset]['title'] if cfg.dataset in IDX_DATASETS
@@ -515,9 +521,7 @@ def reproduce_seeds(preset: str = 'quick', seeds: int | None = None, out='runs',
                  'train_wall_s_mean']].to_markdown(
               index=False, floatfmt=('', '', '.0f', '.0f', '', '', '.2f', '.0f'))
           + f"\n\nRun folders (one per split, each with its own results.md):\n{folders}\n")
-    # '<preset>' or '<dataset>-<preset>'
-    stem = split_folder(out, preset, 0, cfgs[0][0].dataset).name.rsplit('-seed', 1)[0]
-    (Path(out)/f"{stem}-{n}splits.md").write_text(md)
+    splits_summary(out, preset, n, cfgs[0][0].dataset).write_text(md)
     return table
 
 # %% ../nbs/06_experiments.ipynb #82a7ffbe
