@@ -38,10 +38,10 @@ if pkg_data:
 setup_cfg['package_data'] = package_data
 
 class build_py_stamped(build_py):
-    "Also write the checkout's commit into the built package (`_stamp.json`), so a wheel or a non-editable install still records where it came from (lesson 06b)."
+    "Also write the checkout's commit into the built package (`_stamp.json`), so a wheel or a non-editable install still records where it came from (lesson 06a)."
     def run(self):
         super().run()
-        if getattr(self, 'editable_mode', False): return   # an editable install runs from the checkout, where git answers (lesson 06b)
+        if getattr(self, 'editable_mode', False): return   # an editable install runs from the checkout, where git answers (lesson 06a)
         src = Path(cfg['lib_path'])
         spec = importlib.util.spec_from_file_location('_provenance', src/'provenance.py')   # standard library only: no torch needed here
         prov = importlib.util.module_from_spec(spec); spec.loader.exec_module(prov)

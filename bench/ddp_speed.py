@@ -15,7 +15,7 @@ def _arg(name, default):
     return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 def run(n, threads, flags, tmp, name):
-    launch = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n), '-m', 'uda_course.distributed'] if n > 1 else \
+    launch = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n), '-m', 'uda_course.cli'] if n > 1 else \
              [sys.executable, '-c', 'from uda_course.cli import uda_train_main; uda_train_main()']
     env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
     t0 = time.time()

@@ -7,7 +7,7 @@ accuracy (raw and EMA) first reaches 97%, 98%, 99% and 99.2%, next to the report
 Test accuracy is measured on all 10,000 test images at every validation, for the curve only: nothing is selected on it.
 The time column counts training only (the test evaluations of this script are subtracted). The CSV has exactly one
 row per evaluation step (a resumed run measures each step once).
-With --run_dir the run goes through `run_experiment` (lesson 06) and also leaves an ordinary run folder there
+With --run_dir the run goes through `run_experiment` (lesson 07) and also leaves an ordinary run folder there
 (config, metrics, weights, final.json): the test curve changes nothing in training, so the folder can stand as that
 split's run of the preset (e.g. --run_dir runs/tuned/tuned-seed4/best-uda, then `uda_reproduce --reuse`); its
 train_wall_s then includes the test evaluations, which the CSV's train_s column does not.

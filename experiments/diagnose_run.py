@@ -1,4 +1,4 @@
-"""Hidden-label diagnostics of a finished run's final targets, on all unlabeled images (lesson 10).
+"""Hidden-label diagnostics of a finished run's final targets, on all unlabeled images (lesson 09).
 
 usage: PYTHONPATH=. .venv/bin/python experiments/diagnose_run.py RUN_DIR [RUN_DIR ...]
 Writes RUN_DIR/final_diagnostics.csv (one row: `target_diagnostics` of the targets' model, EMA or live as the run

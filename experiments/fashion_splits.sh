@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The `fashion` preset (lesson 12) on label splits 0-4: supervised and UDA rows, two runs at a time, one thread each,
-# with `uda_train` so that the UDA runs also log the targets' diagnostics (lesson 10). Finished runs are kept.
+# The `fashion` preset (lesson 13) on label splits 0-4: supervised and UDA rows, two runs at a time, one thread each,
+# with `uda_train` so that the UDA runs also log the targets' diagnostics (lesson 09). Finished runs are kept.
 # usage: experiments/fashion_splits.sh OUT [SPLITS...]     e.g. experiments/fashion_splits.sh runs/fashion 0 1 2 3 4
 # writes OUT/fashion-seedS/lean-{sup,uda}/ (the layout `uda_reproduce --preset fashion --seeds 5 --out OUT` writes)
 set -uo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Copy the small text files of finished runs (final.json, config.json, metrics.csv, and where they exist
-# classification_report.csv and the hidden-label diagnostics of lesson 10) from a sweep folder
+# classification_report.csv and the hidden-label diagnostics of lesson 09) from a sweep folder
 # into the repository's results/ folder, which lessons read; weights and figures stay in runs/.
 # usage: experiments/keep_results.sh SWEEP_DIR RESULTS_DIR     e.g. runs/ablation results/ablation
 set -euo pipefail

@@ -1,4 +1,4 @@
-"""Where would the labels alone put the 7s that UDA turns into 4s? (lesson 10)
+"""Where would the labels alone put the 7s that UDA turns into 4s? (lesson 09)
 
 usage: PYTHONPATH=. .venv/bin/python experiments/probe_crossed_sevens.py RUN_DIR OUT.csv [--steps 1500]
 Takes the unlabeled 7s whose final target in RUN_DIR (a finished UDA run) is 4, trains a supervised LeanCNN on the

@@ -1,6 +1,6 @@
 """How much a run of the `quick` preset varies: one row per committed run folder (model, method, label split, CPU
 threads, test accuracy raw and EMA, training time, commit), written to OUT.csv and, as a Markdown table with the
-spread per row, to OUT.md. `uda_reproduce --preset quick` prints a user's run beside OUT.csv (lesson 06,
+spread per row, to OUT.md. `uda_reproduce --preset quick` prints a user's run beside OUT.csv (lesson 07,
 `reference_spread`).
 
 usage: python experiments/quick_spread.py OUT.csv FOLDER:THREADS [FOLDER:THREADS ...]
@@ -11,7 +11,7 @@ import json, sys
 from pathlib import Path
 import pandas as pd
 
-METHOD = {'sup': 'supervised', 'uda': 'UDA'}          # the names of `results_table` (lesson 06)
+METHOD = {'sup': 'supervised', 'uda': 'UDA'}          # the names of `results_table` (lesson 07)
 
 
 def rows(folder: Path, threads: int):

@@ -1,4 +1,4 @@
-"The exercises of lesson 10 that have a definite answer, checked (so that no exercise is wrong)."
+"The exercises of lesson 09 that have a definite answer, checked (so that no exercise is wrong)."
 import math
 import pytest, torch
 from uda_course.diagnostics import expected_calibration_error

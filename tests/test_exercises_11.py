@@ -96,7 +96,7 @@ def test_l00_ex6_the_returned_generator_ignores_global_draws():
     assert not torch.equal(a, b)                                      # the global one moved on
 
 
-# ---------------------------------------------------------------- lesson 06a
+# ---------------------------------------------------------------- lesson 12
 
 def run_cli(monkeypatch, capsys, *argv):
     "`uda_train ARGV` through the console script's entry point, in this process, training replaced by a recorder: (exit status, stderr, configs trained)."

@@ -1,4 +1,4 @@
-"""The confirmation-bias remedies of lesson 10 and the hidden-label diagnostics: elastic distortion against
+"""The confirmation-bias remedies of lesson 09 and the hidden-label diagnostics: elastic distortion against
 torchvision, several cutout squares, the Mean Teacher target, the labeled images in the unlabeled pool, and the
 rule that the unlabeled images' true labels never reach training."""
 import math

@@ -1,4 +1,4 @@
-"Checkpoint, resume, Ctrl-C and refusals of unusable checkpoints (issue 5; lesson 07)."
+"Checkpoint, resume, Ctrl-C and refusals of unusable checkpoints (issue 5; lesson 06)."
 import json, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd, pytest, torch

@@ -252,7 +252,7 @@ class SSLData:
     """The tensors of one semi-supervised split: images uint8 (N, C, H, W), labels int64 (N,) in
     0..K-1. The unlabeled images' true labels are kept apart in `y_unlabeled_hidden` (int64 (N,) or
     None), for diagnostics only: the training loop never passes them to a step function, sampler or
-    optimiser (lesson 10 measures the targets with them). `name`, `classes` (K names) and the
+    optimiser (lesson 09 measures the targets with them). `name`, `classes` (K names) and the
     per-channel `mean` and `std` of the training images describe the dataset; the defaults are
     MNIST's. Defined in lesson 01."""
     x_labeled: torch.Tensor; y_labeled: torch.Tensor

@@ -1,4 +1,4 @@
-"""The answers to lesson 09's exercises that have a definite answer (exercises 1-4), checked against the committed result files.
+"""The answers to lesson 10's exercises that have a definite answer (exercises 1-4), checked against the committed result files.
 Each test holds the values derived by hand from the lesson's printed tables and compares them with what the files under
 `results/` and `bench/results/` give, so that an exercise whose answer no longer matches the committed runs fails here.
 The tests only read files: no training, no data download."""
@@ -95,5 +95,5 @@ def test_l09_ex4_validation_gaps_against_binomial_se():
     lead = {s: images(lean[s], N_VAL) - images(tuned[s], N_VAL) for s in tuned}
     assert lead == {0: 19, 1: 27, 2: 5, 3: 3, 4: 5}
     z = {s: (lean[s] - tuned[s]) / math.sqrt((lean[s] * (1 - lean[s]) + tuned[s] * (1 - tuned[s])) / N_VAL) for s in tuned}
-    assert {s for s, v in z.items() if v > 2} == {0, 1}                         # the splits of lesson 10's crossed 7s
+    assert {s for s, v in z.items() if v > 2} == {0, 1}                         # the splits of lesson 09's crossed 7s
     assert z[0] == pytest.approx(2.5, abs=0.05) and z[1] == pytest.approx(3.8, abs=0.05) and max(z[2], z[3], z[4]) < 1.3

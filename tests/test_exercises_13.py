@@ -1,4 +1,4 @@
-"""Lesson 12 (UDA on other data): its functions and the answers to its exercises."""
+"""Lesson 13 (UDA on other data): its functions and the answers to its exercises."""
 import pandas as pd, pytest, torch
 from uda_course.core import ConfigError
 from uda_course.data import DATASETS, ImageSet, channel_stats, load_idx, load_ssl_data, register_dataset, split_indices
