@@ -1,24 +1,19 @@
-"""The answers to the exercises of lessons 07 (run folders and presets) and 06b (provenance) that have a definite answer,
-checked, so that no exercise is wrong. Each test names its lesson and exercise number and holds the hand-derived value.
-
-The run-folder tests train one tiny run on random images (a run folder's files and row counts do not depend on the
-pixels), so they need neither the MNIST download nor more than a few seconds; the provenance tests build a throwaway
-git repository, so their answers do not depend on the state of this checkout."""
-import json, os, shutil, subprocess
+"""The answers to the exercises of lesson 07 (Experiments: run folders, presets, and the command line) that have a
+definite answer, checked, so that no exercise is wrong: each test names its exercise number and holds the hand-derived
+value. The run-folder tests train one tiny run on random images (a run folder's files and row counts do not depend on
+the pixels), so they need neither the MNIST download nor more than a few seconds."""
+import json, shutil
 from pathlib import Path
 import pandas as pd
 import pytest, torch
 from uda_course.core import ConfigError, TrainConfig
 from uda_course.data import SSLData
 from uda_course.experiment import PRESET_SEEDS, collect_runs, preset_configs, run_experiment
-from uda_course.provenance import freeze_copy, provenance, source_digest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-# ---------------------------------------------------------------- lesson 07
-
-def test_l06_ex1_what_a_preset_resolves_to():
+def test_l07_ex1_what_a_preset_resolves_to():
     report = preset_configs('report')
     uda_rows = [c for c in report if c.method == 'uda']
     assert [(c.model, c.batch_size, c.unsup_ratio) for c in uda_rows] == [('simple', 10, 6.4), ('best', 10, 6.4)]
@@ -29,7 +24,7 @@ def test_l06_ex1_what_a_preset_resolves_to():
         preset_configs('quick', temprature=0.3)
 
 
-def test_l06_ex2_how_many_run_folders():
+def test_l07_ex2_how_many_run_folders():
     def folders(preset): return PRESET_SEEDS[preset] * len(preset_configs(preset))
     assert (PRESET_SEEDS['tuned'], len(preset_configs('tuned'))) == (5, 2)
     assert folders('tuned') == 10 and folders('quick') == 4
@@ -54,7 +49,7 @@ def finished_run(tmp_path_factory):
     return d
 
 
-def test_l06_ex3_rows_of_metrics_csv(finished_run):
+def test_l07_ex3_rows_of_metrics_csv(finished_run):
     # (a) the committed quick-preset run: S = 2,500, eval_every = 250, a row every 10 steps
     m = pd.read_csv(REPO/'results/quick/quick-seed0/best-uda/metrics.csv')
     cfg = json.loads((REPO/'results/quick/quick-seed0/best-uda/config.json').read_text())['config']
@@ -66,7 +61,7 @@ def test_l06_ex3_rows_of_metrics_csv(finished_run):
     assert m.step[m.val_acc.notna()].tolist() == [4, 8, 12, 16, 20, 24, 25]
 
 
-def test_l06_ex4_which_calls_are_refused(finished_run, tmp_path):
+def test_l07_ex4_which_calls_are_refused(finished_run, tmp_path):
     d = tmp_path/'tiny'; shutil.copytree(finished_run, d)
     cfg, data, before = TrainConfig(**TINY), tiny_data(), (d/'metrics.csv').read_bytes()
     def call(**kw): return run_experiment(cfg, d, data=data, show_progress=False, **kw)
@@ -78,7 +73,7 @@ def test_l06_ex4_which_calls_are_refused(finished_run, tmp_path):
     assert (d/'metrics.csv').read_bytes() == before                          # nothing was trained or written
 
 
-def test_l06_ex5_what_collect_runs_shows(finished_run, tmp_path):
+def test_l07_ex5_what_collect_runs_shows(finished_run, tmp_path):
     sweep = tmp_path/'sweep'
     for name, change in [('a', dict(lr=0.03)), ('b', dict(lr=0.05)), ('c', dict(lr=0.05, checkpoint_every=2))]:
         shutil.copytree(finished_run, sweep/name)
@@ -88,66 +83,3 @@ def test_l06_ex5_what_collect_runs_shows(finished_run, tmp_path):
     assert table.run.tolist() == ['a', 'b', 'c']
     assert table.columns[:2].tolist() == ['run', 'lr'] and 'checkpoint_every' not in table
     assert table.lr.tolist() == [0.03, 0.05, 0.05]
-
-
-# ---------------------------------------------------------------- lesson 06a
-
-def git(repo, *args):
-    return subprocess.run(['git', '-C', str(repo), '-c', 'user.name=kit', '-c', 'user.email=kit@example.com', *args],
-                          capture_output=True, text=True, check=True).stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path):
-    "A throwaway git repository with one committed package, pkg/ (__init__.py and core.py). Returns (package folder, HEAD)."
-    if shutil.which('git') is None: pytest.skip('needs git')
-    r = tmp_path/'repo'; (r/'pkg').mkdir(parents=True)
-    (r/'pkg'/'__init__.py').write_text('')
-    (r/'pkg'/'core.py').write_text('def f(): return 1\n')
-    git(r, 'init', '-q'); git(r, 'add', '.'); git(r, 'commit', '-q', '-m', 'pkg')
-    return r/'pkg', git(r, 'rev-parse', 'HEAD')
-
-
-def test_l06b_ex1_three_answers_to_one_question(repo, tmp_path):
-    pkg, head = repo
-    assert provenance(pkg) == dict(git_commit=head, git_dirty=False, git_source='git')
-    plain = shutil.copytree(pkg, tmp_path/'plain'/'pkg')                       # outside any repository, no stamp
-    assert provenance(plain) == dict(git_commit=None, git_dirty=None, git_source=None)
-    frozen = freeze_copy(tmp_path/'frozen', src=pkg)
-    assert provenance(frozen) == dict(git_commit=head, git_dirty=False, git_source='stamp')
-
-
-def test_l06b_ex2_what_the_digest_sees(repo, tmp_path):
-    pkg, _ = repo
-    def changes(edit):
-        "(digest changed, copy reports dirty) after `edit` of a fresh frozen copy."
-        copy = freeze_copy(tmp_path/edit.__name__, src=pkg); before = source_digest(copy)
-        edit(copy)
-        return source_digest(copy) != before, provenance(copy)['git_dirty']
-    def comment(c): (c/'core.py').write_text((c/'core.py').read_text() + '# a comment\n')
-    def touch(c): st = (c/'core.py').stat(); os.utime(c/'core.py', (st.st_atime + 100, st.st_mtime + 100))
-    def notes(c): (c/'notes.txt').write_text('a note\n')
-    def rename(c): (c/'core.py').rename(c/'core2.py')
-    def pycache(c): (c/'__pycache__').mkdir(); (c/'__pycache__'/'core.cpython-311.pyc').write_bytes(b'\0' * 16)
-    assert [changes(e) for e in (comment, touch, notes, rename, pycache)] == [(True, True), (False, False), (False, False), (True, True), (False, False)]
-
-
-def test_l06b_ex3_untracked_and_staged_files(repo, tmp_path):
-    pkg, head = repo
-    (pkg/'extra.py').write_text('def g(): return 2\n')                          # untracked: git status --untracked-files=no
-    assert provenance(pkg) == dict(git_commit=head, git_dirty=False, git_source='git')
-    frozen = freeze_copy(tmp_path/'frozen', src=pkg)
-    assert (frozen/'extra.py').exists()                                        # the copy runs code no commit holds ...
-    assert provenance(frozen) == dict(git_commit=head, git_dirty=False, git_source='stamp')   # ... and says clean
-    git(pkg.parent, 'add', 'pkg/extra.py')                                     # staged, not committed: a tracked change
-    assert provenance(pkg)['git_dirty'] is True
-
-
-def test_l06b_ex4_a_copy_of_an_edited_copy(repo, tmp_path):
-    pkg, head = repo
-    first = freeze_copy(tmp_path/'first', src=pkg)
-    (first/'core.py').write_text((first/'core.py').read_text() + '# edited in the copy\n')
-    second = freeze_copy(tmp_path/'second', src=first)
-    assert source_digest(second) == json.loads((second/'_stamp.json').read_text())['source_digest']   # matches its own stamp
-    assert provenance(second) == dict(git_commit=head, git_dirty=True, git_source='stamp')          # dirty all the same
-    with pytest.raises(FileExistsError): freeze_copy(tmp_path/'second', src=first)                  # nothing overwritten

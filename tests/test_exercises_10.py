@@ -1,7 +1,8 @@
-"""The answers to lesson 10's exercises that have a definite answer (exercises 1-4), checked against the committed result files.
-Each test holds the values derived by hand from the lesson's printed tables and compares them with what the files under
-`results/` and `bench/results/` give, so that an exercise whose answer no longer matches the committed runs fails here.
-The tests only read files: no training, no data download."""
+"""The answers to the exercises of lesson 10 (Results: the report reproduced with error bars, label budgets, time to
+accuracy) that have a definite answer (exercises 1-4), checked against the committed result files. Each test holds the
+values derived by hand from the lesson's printed tables and compares them with what the files under `results/` and
+`bench/results/` give, so that an exercise whose answer no longer matches the committed runs fails here. The tests
+only read files: no training, no data download."""
 import json, math
 from pathlib import Path
 import pandas as pd
@@ -25,7 +26,7 @@ def images(acc, n=N_TEST) -> int:
     return round(acc * n)
 
 
-def test_l09_ex1_gain_per_split_and_paired_sd():
+def test_l10_ex1_gain_per_split_and_paired_sd():
     uda, sup = per_split('tuned', 'best-uda'), per_split('tuned', 'best-sup')
     assert sorted(uda) == sorted(sup) == [0, 1, 2, 3, 4]
     gain = {s: images(uda[s]) - images(sup[s]) for s in uda}                  # in test images; 100 images = one point
@@ -40,7 +41,7 @@ def test_l09_ex1_gain_per_split_and_paired_sd():
     assert g.std() < math.hypot(u.std(), s.std())                              # the rows rise and fall together over the splits
 
 
-def test_l09_ex2_sd_by_hand_and_confidence_interval():
+def test_l10_ex2_sd_by_hand_and_confidence_interval():
     lean = per_split('lean', 'lean-uda')
     assert [lean[s] for s in range(5)] == [0.9885, 0.9909, 0.9912, 0.9918, 0.9909]   # the values the exercise quotes
     x = pd.Series(lean)
@@ -63,7 +64,7 @@ def test_l09_ex2_sd_by_hand_and_confidence_interval():
     assert round((0.9921 - x.mean()) * N_TEST) == 14                           # 14.4 test images, 0.14 points
 
 
-def test_l09_ex3_steps_to_98_percent():
+def test_l10_ex3_steps_to_98_percent():
     tta = pd.read_csv(BENCH/'tta-tuned-best-uda-cpu.csv')
     S = json.loads((BENCH/'tta-tuned-best-uda-cpu.json').read_text())['config']['steps']
     assert S == 3000
@@ -77,7 +78,7 @@ def test_l09_ex3_steps_to_98_percent():
     assert steps[steps.index(2000) - 1] == 1750 and tta.set_index('step').test_acc_ema[1750] < 0.98
 
 
-def test_l09_ex4_validation_gaps_against_binomial_se():
+def test_l10_ex4_validation_gaps_against_binomial_se():
     val = {p.parent.name: final(p)['val_acc_ema'] for p in sorted((RESULTS/'tuning').glob('*/final.json'))}
     assert len(val) == 4
     best = max(val, key=val.get)

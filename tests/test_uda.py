@@ -152,7 +152,7 @@ def test_teacher_view_is_the_image_the_target_comes_from(data, view):
     assert same == (view == 'clean')
 
 # --- FreeMatch's self-adaptive threshold (beta_mode='freematch'; lesson 04) ---
-from uda_course.uda import freematch_threshold
+from uda_course.variants import freematch_threshold
 
 def test_freematch_threshold_hand_values():
     z = torch.tensor([[0.9, 0.1], [0.3, 0.7]]).log()           # p = (0.9, 0.1), (0.3, 0.7); K = 2

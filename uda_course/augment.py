@@ -40,31 +40,44 @@ RANDAUG_OPS = {
     'identity':     OpSpec('none', 0, 0, False, '-', 'yes',
                            'leaves the image as it is, so N drawn ops sometimes mean fewer'),
     'autocontrast': OpSpec('colour', 0, 0, False, '-', 'yes',
-                           'stretches each image to [0, 255]; a no-op on most MNIST digits, which already span it'),
+                           'stretches each image to [0, 255]; a no-op on most MNIST digits, '
+                           'which already span it'),
     'equalize':     OpSpec('colour', 0, 0, False, '-', 'yes',
-                           'histogram equalisation: the grey levels move, the strokes stay where they are'),
+                           'histogram equalisation: the grey levels move, '
+                           'the strokes stay where they are'),
     'rotate':       OpSpec('geometric', 0, 30, True, 'degrees', 'yes (|angle| <= 30)',
                            'handwriting leans this much; 90 or 180 degrees would turn 6 into 9'),
-    'shear_x':      OpSpec('geometric', 0, 0.3, True, 'tan(shear angle), about the image centre', 'yes',
+    'shear_x':      OpSpec('geometric', 0, 0.3, True,
+                           'tan(shear angle), about the image centre', 'yes',
                            'slants the strokes as italic handwriting does'),
-    'shear_y':      OpSpec('geometric', 0, 0.3, True, 'tan(shear angle), about the image centre', 'yes',
+    'shear_y':      OpSpec('geometric', 0, 0.3, True,
+                           'tan(shear angle), about the image centre', 'yes',
                            'the vertical twin of shear_x'),
-    'translate_x':  OpSpec('geometric', 0, 0.3, True, 'fraction of the width, truncated to whole pixels', 'yes (<= 8 px)',
-                           'digits sit in a 20x20 box centred in 28x28: an 8 px shift crops at most a few pixels'),
-    'translate_y':  OpSpec('geometric', 0, 0.3, True, 'fraction of the height, truncated to whole pixels', 'yes (<= 8 px)',
+    'translate_x':  OpSpec('geometric', 0, 0.3, True,
+                           'fraction of the width, truncated to whole pixels', 'yes (<= 8 px)',
+                           'digits sit in a 20x20 box centred in 28x28: '
+                           'an 8 px shift crops at most a few pixels'),
+    'translate_y':  OpSpec('geometric', 0, 0.3, True,
+                           'fraction of the height, truncated to whole pixels', 'yes (<= 8 px)',
                            'the vertical twin of translate_x'),
-    'solarize':     OpSpec('colour', 256, 0, False, 'threshold in grey levels (pixels >= it are inverted)', 'yes',
-                           'strokes turn into outlines, and at M=10 the whole image is inverted: the shape is kept'),
+    'solarize':     OpSpec('colour', 256, 0, False,
+                           'threshold in grey levels (pixels >= it are inverted)', 'yes',
+                           'strokes turn into outlines, and at M=10 the whole image is inverted: '
+                           'the shape is kept'),
     'posterize':    OpSpec('colour', 8, 4, False, 'bits kept per pixel (rounded)', 'yes',
                            '16 grey levels still draw the same strokes'),
     'contrast':     OpSpec('colour', 0, 0.9, True, 'contrast factor - 1', 'yes',
-                           'blends with the mean grey; at factor 0.1 the digit is faint but still there'),
+                           'blends with the mean grey; '
+                           'at factor 0.1 the digit is faint but still there'),
     'brightness':   OpSpec('colour', 0, 0.9, True, 'brightness factor - 1', 'yes',
                            'scales every pixel; at factor 0.1 the digit is dim but still there'),
     'sharpness':    OpSpec('colour', 0, 0.9, True, 'sharpness factor - 1', 'yes',
                            'blurs or sharpens the stroke edges'),
-    'cutout':       OpSpec('erase', 0, 0.3, False, 'side of the erased square / H, truncated to whole pixels', 'mostly (<= 8 px)',
-                           'a small hole leaves the digit readable; a large one can erase the bar that tells 7 from 1'),
+    'cutout':       OpSpec('erase', 0, 0.3, False,
+                           'side of the erased square / H, truncated to whole pixels',
+                           'mostly (<= 8 px)',
+                           'a small hole leaves the digit readable; '
+                           'a large one can erase the bar that tells 7 from 1'),
 }
 
 GEOMETRIC_OPS = tuple(k for k, s in RANDAUG_OPS.items() if s.kind == 'geometric')
@@ -96,12 +109,15 @@ def op_value(name: str, magnitude):
 # %% ../nbs/03_augment.ipynb #31c2becc
 def _check_images(x, fn='rand_augment'):
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{fn}: x must be a torch.Tensor of images (B, C, H, W), got {type(x).__name__}; convert it with torch.as_tensor")
+        raise TypeError(f"{fn}: x must be a torch.Tensor of images (B, C, H, W), "
+                        f"got {type(x).__name__}; convert it with torch.as_tensor")
     if x.ndim != 4:
-        raise ValueError(f"{fn}: x must be a batch of shape (B, C, H, W), got shape {tuple(x.shape)}; "
+        raise ValueError(f"{fn}: x must be a batch of shape (B, C, H, W), "
+                         f"got shape {tuple(x.shape)}; "
                          "add a batch axis with x[None] or a channel axis with x[:, None]")
     if x.dtype != torch.uint8 and not x.is_floating_point():
-        raise TypeError(f"{fn}: x must be uint8 in [0, 255] or float in [0, 1], got {x.dtype}; convert it with x.to(torch.uint8)")
+        raise TypeError(f"{fn}: x must be uint8 in [0, 255] or float in [0, 1], got {x.dtype}; "
+                        "convert it with x.to(torch.uint8)")
     C = x.shape[1]
     if C not in (1, 3):
         if x.shape[-1] in (1, 3):
@@ -114,12 +130,16 @@ def _check_images(x, fn='rand_augment'):
     if x.is_floating_point() and x.numel():
         lo, hi = torch.aminmax(x)
         if lo < 0 or hi > 1:
-            raise ValueError(f"{fn}: float images must lie in [0, 1], got values in [{float(lo):.3g}, {float(hi):.3g}]; "
-                             "augment BEFORE normalising (normalised images lose every pixel below mid-grey)")
+            raise ValueError(f"{fn}: float images must lie in [0, 1], "
+                             f"got values in [{float(lo):.3g}, {float(hi):.3g}]; "
+                             "augment BEFORE normalising "
+                             "(normalised images lose every pixel below mid-grey)")
 
 def _check_generator(generator, fn='rand_augment'):
-    if generator is not None and (not isinstance(generator, torch.Generator) or generator.device.type != 'cpu'):
-        raise TypeError(f"{fn}: generator must be a CPU torch.Generator or None, got {generator!r}; "
+    if generator is not None and (not isinstance(generator, torch.Generator)
+                                  or generator.device.type != 'cpu'):
+        raise TypeError(f"{fn}: generator must be a CPU torch.Generator or None, "
+                        f"got {generator!r}; "
                         "make one with torch.Generator().manual_seed(seed)")
 
 def _to_u8(x):
@@ -164,7 +184,9 @@ def _check_ops(ops, fn='rand_augment', channels=1):
     ops = tuple(ops)
     unknown = [o for o in ops if o not in _SPECS]
     if unknown: raise ValueError(f"{fn}: unknown op(s) {unknown}; choose from {', '.join(_SPECS)}")
-    if not ops: raise ValueError(f"{fn}: ops is empty; pass None for the whole pool or a list of names from RANDAUG_OPS")
+    if not ops:
+        raise ValueError(f"{fn}: ops is empty; pass None for the whole pool "
+                         "or a list of names from RANDAUG_OPS")
     _check_rgb_ops(ops, channels, fn)
     return ops
 
@@ -191,14 +213,21 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
     Defined in lesson 03 (nbs/03_augment.ipynb)."""
     fn = 'rand_augment'
     if isinstance(n_ops, bool) or not isinstance(n_ops, numbers.Integral) or n_ops < 0:
-        raise ValueError(f"{fn}: n_ops must be a non-negative integer (RandAugment's N, usually 1 to 3), got {n_ops!r}")
-    if isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real) or not 0 <= magnitude <= 10:
-        raise ValueError(f"{fn}: magnitude must be a number in [0, 10] (RandAugment's M on the paper's 0..10 scale), got {magnitude!r}")
+        raise ValueError(f"{fn}: n_ops must be a non-negative integer "
+                         f"(RandAugment's N, usually 1 to 3), got {n_ops!r}")
+    if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real)
+            or not 0 <= magnitude <= 10):
+        raise ValueError(f"{fn}: magnitude must be a number in [0, 10] "
+                         f"(RandAugment's M on the paper's 0..10 scale), got {magnitude!r}")
     if isinstance(cutout, bool) or not isinstance(cutout, numbers.Real) or not 0 <= cutout <= 1:
-        raise ValueError(f"{fn}: cutout must be a fraction of the image height in [0, 1] (0 = no cutout), got {cutout!r}")
-    if isinstance(cutout_count, bool) or not isinstance(cutout_count, numbers.Integral) or cutout_count < 1:
-        raise ValueError(f"{fn}: cutout_count must be a positive integer (how many squares to erase), got {cutout_count!r}")
-    for k, v, hi in (('elastic_alpha', elastic_alpha, 100), ('elastic_p', elastic_p, 1), ('elastic_sigma', elastic_sigma, 14)):
+        raise ValueError(f"{fn}: cutout must be a fraction of the image height in [0, 1] "
+                         f"(0 = no cutout), got {cutout!r}")
+    if (isinstance(cutout_count, bool) or not isinstance(cutout_count, numbers.Integral)
+            or cutout_count < 1):
+        raise ValueError(f"{fn}: cutout_count must be a positive integer "
+                         f"(how many squares to erase), got {cutout_count!r}")
+    for k, v, hi in (('elastic_alpha', elastic_alpha, 100), ('elastic_p', elastic_p, 1),
+                     ('elastic_sigma', elastic_sigma, 14)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= hi:
             raise ValueError(f"{fn}: {k} must be a number in [0, {hi}], got {v!r}")
     if isinstance(channels, bool) or channels not in (1, 3):
@@ -209,19 +238,26 @@ def draw_plan(batch_size: int, height: int, width: int, n_ops: int = 2, magnitud
     B, g, n_ops, magnitude = int(batch_size), generator, int(n_ops), float(magnitude)
     op = torch.randint(len(names), (B, n_ops), generator=g)
     u = torch.rand(B, n_ops, generator=g, dtype=torch.float64)
-    mag = u * magnitude if sample_magnitude else torch.full((B, n_ops), float(magnitude), dtype=torch.float64)
+    mag = (u * magnitude if sample_magnitude
+           else torch.full((B, n_ops), float(magnitude), dtype=torch.float64))
     # ±1, like torchvision's coin
     sign = torch.randint(2, (B, n_ops), generator=g).double().mul_(-2).add_(1)
-    centre = torch.stack([torch.randint(height, (B, n_ops), generator=g), torch.randint(width, (B, n_ops), generator=g)], -1)
-    cc = torch.stack([torch.randint(height, (B,), generator=g), torch.randint(width, (B,), generator=g)], -1)
-    more = torch.stack([torch.randint(height, (B, cutout_count - 1), generator=g), torch.randint(width, (B, cutout_count - 1), generator=g)], -1) if cutout_count > 1 else None
+    centre = torch.stack([torch.randint(height, (B, n_ops), generator=g),
+                          torch.randint(width, (B, n_ops), generator=g)], -1)
+    cc = torch.stack([torch.randint(height, (B,), generator=g),
+                      torch.randint(width, (B,), generator=g)], -1)
+    more = (torch.stack([torch.randint(height, (B, cutout_count - 1), generator=g),
+                         torch.randint(width, (B, cutout_count - 1), generator=g)], -1)
+            if cutout_count > 1 else None)
     ea = en = None
     if elastic_alpha > 0:
         on = torch.rand(B, generator=g, dtype=torch.float64) < elastic_p
-        ea = torch.rand(B, generator=g, dtype=torch.float64).mul_(elastic_alpha).masked_fill_(~on, 0.0)
+        ea = (torch.rand(B, generator=g, dtype=torch.float64).mul_(elastic_alpha)
+              .masked_fill_(~on, 0.0))
         # Simard: uniform in [-1, 1] per pixel
         en = torch.rand(B, 2, height, width, generator=g).mul_(2).sub_(1)
-    return AugPlan(names, op, mag, sign, centre, float(cutout), cc, more, ea, en, float(elastic_sigma))
+    return AugPlan(names, op, mag, sign, centre, float(cutout), cc, more, ea, en,
+                   float(elastic_sigma))
 
 # %% ../nbs/03_augment.ipynb #461e1d6a
 def _blend_fma(t, alpha, other):
@@ -246,7 +282,8 @@ def _k_equalize(x, p):
     n_non_max = flat.shape[-1] - hist.gather(-1, cum.argmax(-1, keepdim=True))
     step = n_non_max.div(255, rounding_mode='floor')
     valid = step.ne(0).unsqueeze(-1)
-    lut = (cum[..., :-1] + step // 2).div_(step.clamp(min=1), rounding_mode='floor').clamp_(0, 255).to(torch.uint8)
+    lut = ((cum[..., :-1] + step // 2).div_(step.clamp(min=1), rounding_mode='floor')
+           .clamp_(0, 255).to(torch.uint8))
     lut = torch.cat([lut.new_zeros(x.shape[:-2] + (1,)), lut], -1)
     eq = lut.gather(-1, flat).view_as(x)
     return torch.where(valid, eq, x)
@@ -270,7 +307,8 @@ def _k_contrast(x, p):   # p[:, 0]: factor r, p[:, 1]: 1 - r
     f = x.float()
     grey = _grey_level(f) if x.shape[1] == 3 else f     # RGB: the mean of the grey image
     mean = grey.mean((-3, -2, -1), keepdim=True)
-    return _blend_fma(f.mul_(p[:, :1, None, None]), p[:, 1:2, None, None], mean).clamp_(0, 255).to(torch.uint8)
+    return (_blend_fma(f.mul_(p[:, :1, None, None]), p[:, 1:2, None, None], mean)
+            .clamp_(0, 255).to(torch.uint8))
 
 def _k_color(x, p):      # p[:, 0]: saturation factor s, p[:, 1]: 1 - s; RGB images only
     if x.shape[1] != 3: return x          # as torchvision: grey images have no saturation
@@ -284,11 +322,13 @@ def _k_sharpness(x, p):  # p[:, 1]: 1 - factor
     if x.shape[-1] <= 2 or x.shape[-2] <= 2: return x
     f = x.float()
     inner = f[..., 1:-1, 1:-1]
-    # torchvision blurs with the 3x3 kernel [[1,1,1],[1,5,1],[1,1,1]]/13 and rounds: (3x3 sum + 4 centre) / 13 is
-    # an integer over 13, never within 1/26 of a half, so this cheaper sum rounds to exactly the same values
+    # torchvision blurs with the 3x3 kernel [[1,1,1],[1,5,1],[1,1,1]]/13 and rounds:
+    # (3x3 sum + 4 centre) / 13 is an integer over 13, never within 1/26 of a half,
+    # so this cheaper sum rounds to exactly the same values
     # 3-wide sums, then 3-tall: the 3x3 box sum
     rows = f[..., :, :-2] + f[..., :, 1:-1] + f[..., :, 2:]
-    blurred = (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]).add_(inner, alpha=4).div_(13).round_()
+    blurred = ((rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :])
+               .add_(inner, alpha=4).div_(13).round_())
     f[..., 1:-1, 1:-1] = _blend_fma(inner, p[:, 1:2, None, None], blurred - inner)
     return f.clamp_(0, 255).to(torch.uint8)
 
@@ -306,10 +346,12 @@ def _k_erase(x, p):      # p[:, 0:4]: rows [y0, y1), cols [x0, x1) to set to 0
 # %% ../nbs/03_augment.ipynb #de3908bb
 @lru_cache(maxsize=16)
 def _base_grid(h, w, device):
-    # torchvision v2's _affine_grid: pixel centres relative to the image centre, then a column of ones
+    # torchvision v2's _affine_grid: pixel centres relative to the image centre,
+    # then a column of ones
     base = torch.empty(1, h, w, 3, device=device)
     base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w, device=device))
-    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, device=device).unsqueeze_(-1))
+    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h,
+                                      device=device).unsqueeze_(-1))
     base[..., 2].fill_(1)
     return base.view(1, h * w, 3)
 
@@ -319,8 +361,10 @@ def _k_affine(x, p, mode='nearest'):
     theta = p[:, :6].reshape(n, 2, 3)
     # (n, 3, 2)
     rescaled = theta.transpose(1, 2) / torch.tensor([0.5 * W, 0.5 * H], device=x.device)
-    # torchvision's per-image `base_grid.bmm(rescaled_theta)`, as one matrix product for the whole batch
-    grid = (_base_grid(H, W, x.device)[0] @ rescaled.permute(1, 0, 2).reshape(3, 2 * n)).view(H, W, n, 2).permute(2, 0, 1, 3)
+    # torchvision's per-image `base_grid.bmm(rescaled_theta)`,
+    # as one matrix product for the whole batch
+    grid = ((_base_grid(H, W, x.device)[0] @ rescaled.permute(1, 0, 2).reshape(3, 2 * n))
+            .view(H, W, n, 2).permute(2, 0, 1, 3))
     out = NF.grid_sample(x.float(), grid, mode=mode, padding_mode='zeros', align_corners=False)
     return out.round_().to(torch.uint8)
 
@@ -347,9 +391,11 @@ def _box(centre, side, H, W):
     `centre` (int array (B, 2)), clipped to the image; padded to (B, 6)."""
     y0, x0 = centre[:, 0] - side // 2, centre[:, 1] - side // 2
     z = np.zeros_like(y0)
-    return np.stack([np.clip(y0, 0, H), np.clip(y0 + side, 0, H), np.clip(x0, 0, W), np.clip(x0 + side, 0, W), z, z], -1).astype(np.float64)
+    return np.stack([np.clip(y0, 0, H), np.clip(y0 + side, 0, H),
+                     np.clip(x0, 0, W), np.clip(x0 + side, 0, W), z, z], -1).astype(np.float64)
 
-_PARAM_COLS = ('low', 'high', 'signed', 'rotate', 'shear_x', 'shear_y', 'translate_x', 'translate_y', 'blend', 'scalar', 'posterize', 'cutout')
+_PARAM_COLS = ('low', 'high', 'signed', 'rotate', 'shear_x', 'shear_y', 'translate_x',
+               'translate_y', 'blend', 'scalar', 'posterize', 'cutout')
 
 @lru_cache(maxsize=64)
 def _op_table(names):
@@ -378,7 +424,8 @@ def _slot_params(names, op, mag, sign, centre, H, W):
     # F.rotate inverts -(angle % 360)
     P = _inverse_affine(np.where(is_['rotate'], -np.remainder(sv, 360.0), z),
                         np.where(is_['shear_x'], deg, z), np.where(is_['shear_y'], deg, z),
-                        np.where(is_['translate_x'], np.trunc(sv * W), z), np.where(is_['translate_y'], np.trunc(sv * H), z))
+                        np.where(is_['translate_x'], np.trunc(sv * W), z),
+                        np.where(is_['translate_y'], np.trunc(sv * H), z))
     f = 1.0 + sv
     f32 = lambda a: a.astype(np.float32).astype(np.float64)
     blend = np.stack([f32(f), f32(1.0 - f)] + [z] * 4, -1)
@@ -413,20 +460,27 @@ def elastic_displacement(noise: torch.Tensor, alpha, sigma: float = 4.0) -> torc
     field moves pixels by `alpha` px times the smoothed noise (float or float32 (n,) tensor;
     torchvision's `alpha` is 2·α). Defined in lesson 03 (nbs/03_augment.ipynb)."""
     n, _, H, W = noise.shape
-    if sigma > 0: noise = _blur_matrix(H, float(sigma), noise.device) @ noise @ _blur_matrix(W, float(sigma), noise.device).T
-    a = (2 * torch.as_tensor(alpha, dtype=torch.float32, device=noise.device)).reshape(-1, 1, 1).expand(n, 1, 1)
+    if sigma > 0:
+        noise = (_blur_matrix(H, float(sigma), noise.device) @ noise
+                 @ _blur_matrix(W, float(sigma), noise.device).T)
+    a = ((2 * torch.as_tensor(alpha, dtype=torch.float32, device=noise.device))
+         .reshape(-1, 1, 1).expand(n, 1, 1))
     return torch.stack([noise[:, 0] * a / W, noise[:, 1] * a / H], -1)
 
 def _k_elastic(x, p, noise, sigma):   # p[:, 0]: α in px, p[:, 1]: the image's row of `noise`
     n, C, H, W = x.shape
-    disp = elastic_displacement(noise.index_select(0, p[:, 1].long().cpu()).to(x.device), p[:, 0], sigma)
+    disp = elastic_displacement(noise.index_select(0, p[:, 1].long().cpu()).to(x.device),
+                                p[:, 0], sigma)
     # torchvision's identity grid: pixel centres, align_corners=False
     grid = torch.stack(torch.meshgrid(torch.linspace((1 - H) / H, (H - 1) / H, H, device=x.device),
-                                      torch.linspace((1 - W) / W, (W - 1) / W, W, device=x.device), indexing='ij')[::-1], -1)
-    out = NF.grid_sample(x.float(), grid[None] + disp, mode='bilinear', padding_mode='zeros', align_corners=False)
+                                      torch.linspace((1 - W) / W, (W - 1) / W, W, device=x.device),
+                                      indexing='ij')[::-1], -1)
+    out = NF.grid_sample(x.float(), grid[None] + disp, mode='bilinear', padding_mode='zeros',
+                         align_corners=False)
     return out.round_().to(torch.uint8)
 
-def elastic_distort(x: torch.Tensor, alpha: float = 34.0, generator: torch.Generator | None = None, sigma: float = 4.0) -> torch.Tensor:
+def elastic_distort(x: torch.Tensor, alpha: float = 34.0, generator: torch.Generator | None = None,
+                    sigma: float = 4.0) -> torch.Tensor:
     """Elastic distortion of every image of `x` (uint8 (B, C, H, W), or float in [0, 1]) with its
     own field of scale `alpha` px (Simard et al. 2003; σ = `sigma` px). Randomness from the CPU
     `generator`. Returns the same shape, dtype and device.
@@ -447,7 +501,8 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
     Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x)
     if len(plan) != x.shape[0]:
-        raise ValueError(f"apply_plan: the plan is for {len(plan)} images but x holds {x.shape[0]}; draw it with draw_plan(x.shape[0], ...)")
+        raise ValueError(f"apply_plan: the plan is for {len(plan)} images "
+                         f"but x holds {x.shape[0]}; draw it with draw_plan(x.shape[0], ...)")
     B, C, H, W = x.shape
     _check_rgb_ops(plan.names, C, 'apply_plan')   # e.g. a plan drawn for RGB, applied to grey
     # per slot: (perm, [(kernel or None, count)], parameters (float64 (B, 6)) in perm order), NumPy
@@ -455,16 +510,18 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
     geo = np.array([_SPECS[n].kind == 'geometric' for n in plan.names])
     N = plan.op.shape[1]
     op = plan.op.numpy()
-    params = _slot_params(plan.names, op.reshape(-1), plan.magnitude.numpy().reshape(-1), plan.sign.numpy().reshape(-1),
-                          # every slot's parameters at once
-                          plan.centre.numpy().reshape(-1, 2), H, W).reshape(B, N, 6)
+    # every slot's parameters at once
+    params = _slot_params(plan.names, op.reshape(-1), plan.magnitude.numpy().reshape(-1),
+                          plan.sign.numpy().reshape(-1), plan.centre.numpy().reshape(-1, 2),
+                          H, W).reshape(B, N, 6)
     for k in range(N):
         # every geometric op of the slot in one group: one grid_sample
         group = np.where(geo[op[:, k]], -1, op[:, k])
         # images sorted by group: each group is a contiguous slice
         perm = np.argsort(group, kind='stable')
         keys, counts = np.unique(group, return_counts=True)
-        segs = [(_k_affine if key < 0 else _KERNELS.get(plan.names[key]), n) for key, n in zip(keys.tolist(), counts.tolist())]
+        segs = [(_k_affine if key < 0 else _KERNELS.get(plan.names[key]), n)
+                for key, n in zip(keys.tolist(), counts.tolist())]
         if all(kern is None for kern, _ in segs): continue   # only identity drawn
         slots.append((perm, segs, params[perm, k]))
     # after the ops, before the erasures: holes stay square
@@ -476,32 +533,39 @@ def apply_plan(x: torch.Tensor, plan: AugPlan) -> torch.Tensor:
         if n_on: slots.append((perm, [(_k_elastic, n_on), (None, B - n_on)], P))
     if plan.cutout > 0:
         side = np.full(B, int(plan.cutout * H))
-        centres = [plan.cutout_centre.numpy()] + ([] if plan.cutout_more is None else list(plan.cutout_more.numpy().transpose(1, 0, 2)))
+        centres = [plan.cutout_centre.numpy()] + (
+            [] if plan.cutout_more is None else list(plan.cutout_more.numpy().transpose(1, 0, 2)))
         slots += [(np.arange(B), [(_k_erase, B)], _box(c, side, H, W)) for c in centres]
     y = _to_u8(x)
     if not slots: return _from_u8(y.clone(), x)
-    # y stays in the order of the last slot's sort; `pos[i]` is where image i currently is (CPU bookkeeping), so
-    # each slot needs one gather and the original order is restored once at the end
+    # y stays in the order of the last slot's sort; `pos[i]` is where image i currently is
+    # (CPU bookkeeping), so each slot needs one gather and the original order is restored
+    # once at the end
     pos, gathers = np.arange(B), []
     for perm, _, _ in slots:
         gathers.append(pos[perm])
         pos = np.empty_like(pos); pos[perm] = np.arange(B)
     # one transfer of all indices and parameters to the device
     idx = torch.from_numpy(np.concatenate(gathers + [pos])).to(x.device).split(B)
-    pars = torch.from_numpy(np.concatenate([P for _, _, P in slots]).astype(np.float32)).to(x.device).split(B)
+    pars = (torch.from_numpy(np.concatenate([P for _, _, P in slots]).astype(np.float32))
+            .to(x.device).split(B))
     for (_, segs, _), gather, P in zip(slots, idx, pars):
         ys, a = y.index_select(0, gather), 0
         y = torch.empty_like(ys)
         for kern, n in segs:
-            if kern is _k_elastic: y[a:a + n] = _k_elastic(ys[a:a + n], P[a:a + n], plan.elastic_noise, plan.elastic_sigma)
-            else: y[a:a + n] = ys[a:a + n] if kern is None else kern(ys[a:a + n], P[a:a + n])
+            if kern is _k_elastic:
+                y[a:a + n] = _k_elastic(ys[a:a + n], P[a:a + n], plan.elastic_noise,
+                                        plan.elastic_sigma)
+            else:
+                y[a:a + n] = ys[a:a + n] if kern is None else kern(ys[a:a + n], P[a:a + n])
             a += n
     return _from_u8(y.index_select(0, idx[-1]), x)
 
 # %% ../nbs/03_augment.ipynb #c4db88c2
-def rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9, generator: torch.Generator | None = None,
-                 sample_magnitude: bool = False, ops: Sequence[str] | None = None, cutout: float = 0.0,
-                 cutout_count: int = 1, elastic_alpha: float = 0.0, elastic_p: float = 1.0) -> torch.Tensor:
+def rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9,
+                 generator: torch.Generator | None = None, sample_magnitude: bool = False,
+                 ops: Sequence[str] | None = None, cutout: float = 0.0, cutout_count: int = 1,
+                 elastic_alpha: float = 0.0, elastic_p: float = 1.0) -> torch.Tensor:
     """Per-image RandAugment of a batch `x`: uint8 (B, C, H, W) in [0, 255] (C = 1 or 3, any H, W),
     or float in [0, 1] (quantised to 256 levels), on any device. Every image independently draws
     `n_ops` ops uniformly with replacement from `ops` (default: `default_ops(C)`, the 14 ops of
@@ -521,8 +585,9 @@ def rand_augment(x: torch.Tensor, n_ops: int = 2, magnitude: float = 9, generato
     of `RGB_OPS` on grey images, cutout outside [0, 1]).
     Defined in lesson 03 (nbs/03_augment.ipynb)."""
     _check_images(x)
-    plan = draw_plan(x.shape[0], x.shape[-2], x.shape[-1], n_ops, magnitude, generator, sample_magnitude, ops, cutout,
-                     cutout_count, elastic_alpha, elastic_p, channels=x.shape[1])
+    plan = draw_plan(x.shape[0], x.shape[-2], x.shape[-1], n_ops, magnitude, generator,
+                     sample_magnitude, ops, cutout, cutout_count, elastic_alpha, elastic_p,
+                     channels=x.shape[1])
     return apply_plan(x, plan)
 
 # %% ../nbs/03_augment.ipynb #8906f587
@@ -536,14 +601,18 @@ def apply_op(x: torch.Tensor, name: str, magnitude, sign=None, centre=None) -> t
     _check_images(x, 'apply_op'); _check_ops([name], 'apply_op', x.shape[1])
     B, C, H, W = x.shape
     mag = torch.as_tensor(magnitude, dtype=torch.float64).cpu().expand(B).reshape(B, 1)
-    if ((mag < 0) | (mag > 10)).any(): raise ValueError(f"apply_op: magnitude must lie in [0, 10], got {magnitude!r}")
-    sign = torch.ones(B, 1, dtype=torch.float64) if sign is None else torch.as_tensor(sign, dtype=torch.float64).cpu().expand(B).reshape(B, 1)
-    centre = torch.tensor([[H // 2, W // 2]]).expand(B, 2) if centre is None else torch.as_tensor(centre).cpu().long().expand(B, 2)
+    if ((mag < 0) | (mag > 10)).any():
+        raise ValueError(f"apply_op: magnitude must lie in [0, 10], got {magnitude!r}")
+    sign = (torch.ones(B, 1, dtype=torch.float64) if sign is None
+            else torch.as_tensor(sign, dtype=torch.float64).cpu().expand(B).reshape(B, 1))
+    centre = (torch.tensor([[H // 2, W // 2]]).expand(B, 2) if centre is None
+              else torch.as_tensor(centre).cpu().long().expand(B, 2))
     plan = AugPlan((name,), torch.zeros(B, 1, dtype=torch.long), mag, sign, centre.reshape(B, 1, 2))
     return apply_plan(x, plan)
 
 # %% ../nbs/03_augment.ipynb #3a0c5f05
-def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1, centre=None) -> torch.Tensor:
+def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1,
+                 centre=None) -> torch.Tensor:
     """What op `name` means, written with `torchvision.transforms.v2.functional` for ONE image `img`
     (uint8 (C, H, W), C = 1 or 3, any H, W) at magnitude `magnitude` (0..10) with sign `sign` (±1)
     and, for `cutout`, centre `centre` (row, col). `apply_op` must agree with it image by image.
@@ -556,8 +625,9 @@ def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1
     v = float(op_value(name, float(magnitude)))
     sv = v * sign if _SPECS[name].signed else v
     NEAREST = InterpolationMode.NEAREST
-    aff = lambda **kw: F.affine(img, **{**dict(angle=0.0, translate=[0, 0], scale=1.0, shear=[0.0, 0.0],
-                                               interpolation=NEAREST, fill=0), **kw})
+    aff = lambda **kw: F.affine(img, **{**dict(angle=0.0, translate=[0, 0], scale=1.0,
+                                               shear=[0.0, 0.0], interpolation=NEAREST, fill=0),
+                                        **kw})
     if name == 'identity': return img.clone()
     if name == 'autocontrast': return F.autocontrast(img)
     if name == 'equalize': return F.equalize(img)
@@ -577,7 +647,8 @@ def reference_op(img: torch.Tensor, name: str, magnitude: float, sign: float = 1
         s = int(v * H)
         y0, x0 = max(cy - s // 2, 0), max(cx - s // 2, 0)
         y1, x1 = min(cy - s // 2 + s, H), min(cx - s // 2 + s, W)
-        return F.erase(img, y0, x0, max(y1 - y0, 0), max(x1 - x0, 0), torch.tensor(0, dtype=img.dtype))
+        return F.erase(img, y0, x0, max(y1 - y0, 0), max(x1 - x0, 0),
+                       torch.tensor(0, dtype=img.dtype))
 
 # %% ../nbs/03_augment.ipynb #447b0ca0
 # their magnitude changes nothing
@@ -601,43 +672,59 @@ def figure_png(fig, dpi: int = 100) -> bytes:
     plt.close(fig)
     return buf.getvalue()
 
-def augment_explorer_key(saved, op: str, magnitude: float, n_ops: int, seed: int, sample_magnitude: bool) -> tuple:
+def augment_explorer_key(saved, op: str, magnitude: float, n_ops: int, seed: int,
+                         sample_magnitude: bool) -> tuple:
     """Index of one explorer setting into the arrays of `saved`
     (`results/explorers/augment_predictions.npz`, loaded with `np.load`): (op, magnitude, N, seed,
     sample_magnitude). Raises KeyError for a setting outside the saved grid. Defined in lesson 03.
     """
-    ops, mags, ns, seeds = list(saved['ops']), list(saved['magnitudes']), list(saved['n_ops']), list(saved['seeds'])
+    ops, mags, ns, seeds = (list(saved['ops']), list(saved['magnitudes']), list(saved['n_ops']),
+                            list(saved['seeds']))
     if op not in ops or float(magnitude) not in mags or n_ops not in ns or seed not in seeds:
-        raise KeyError(f"no saved predictions for op={op!r}, magnitude={magnitude}, n_ops={n_ops}, seed={seed}")
-    return ops.index(op), mags.index(float(magnitude)), ns.index(n_ops), seeds.index(seed), int(bool(sample_magnitude))
+        raise KeyError(f"no saved predictions for op={op!r}, magnitude={magnitude}, "
+                       f"n_ops={n_ops}, seed={seed}")
+    return (ops.index(op), mags.index(float(magnitude)), ns.index(n_ops), seeds.index(seed),
+            int(bool(sample_magnitude)))
 
-def augment_explorer_figure(views: torch.Tensor, saved, op: str, magnitude: float, n_ops: int, seed: int, sample_magnitude: bool):
-    "Figure of fixed size (12 × 2.7 in) of the explorer: the 16 images `saved['x']` (uint8 (16, 1, H, W)) in the top row, their `views` (what `rand_augment` made of them at this setting) below, the setting as a left-aligned title (\"no magnitude\" for an op that has none), and under each view the digit the trained network reads in it with its confidence (`saved['pred']`, `saved['conf']`), green when it is the image's label (`saved['y_hidden']`), red when not. `saved`: the loaded `augment_predictions.npz`. Returns the figure. Defined in lesson 03."
+def augment_explorer_figure(views: torch.Tensor, saved, op: str, magnitude: float, n_ops: int,
+                            seed: int, sample_magnitude: bool):
+    """Figure of fixed size (12 × 2.7 in) of the explorer: the 16 images `saved['x']`
+    (uint8 (16, 1, H, W)) in the top row, their `views` (what `rand_augment` made of them at this
+    setting) below, the setting as a left-aligned title ("no magnitude" for an op that has none),
+    and under each view the digit the trained network reads in it with its confidence
+    (`saved['pred']`, `saved['conf']`), green when it is the image's label (`saved['y_hidden']`),
+    red when not. `saved`: the loaded `augment_predictions.npz`. Returns the figure.
+    Defined in lesson 03."""
     import matplotlib.pyplot as plt
     from uda_course.data import show_images
     x, y_true = torch.as_tensor(saved['x']), saved['y_hidden']
     key = augment_explorer_key(saved, op, magnitude, n_ops, seed, sample_magnitude)
     pred, conf = saved['pred'][key], saved['conf'][key]
-    m = 'no magnitude' if op in NO_MAGNITUDE_OPS else f"M = {fmt_num(magnitude, 1)}{' (each drawn in [0, M])' if sample_magnitude else ''}"
+    m = ('no magnitude' if op in NO_MAGNITUDE_OPS
+         else f"M = {fmt_num(magnitude, 1)}{' (each drawn in [0, M])' if sample_magnitude else ''}")
     n = len(x)
     fig = plt.figure(figsize=(12, 2.7))
     ax = fig.add_axes((0.03, 0.2, 0.96, 0.66))
     show_images(torch.cat([x, views]), nrow=n, ax=ax)
-    ax.set_title(f"{op}, N = {n_ops}, {m}, seed {seed}", loc='left', fontsize=10, family='monospace')
+    ax.set_title(f"{op}, N = {n_ops}, {m}, seed {seed}", loc='left', fontsize=10,
+                 family='monospace')
     side = x.shape[-1] + 1                                  # make_grid's cell: image + 1 px padding
     for r, name in enumerate(('original', 'view')):
         ax.text(-2, side * r + side / 2, name, ha='right', va='center', fontsize=8, rotation=90)
     good = pred == y_true
     for k in range(n):
-        ax.text(side * k + side / 2, 2 * side + 3, f"{int(pred[k])} {int(conf[k]):3d}%", ha='center', va='top', fontsize=8,
-                family='monospace', color='tab:green' if good[k] else 'tab:red', clip_on=False)
-    fig.text(0.03, 0.04, f"under each view: the digit the trained simple CNN of lesson 04 reads, and its confidence; "
-             f"{int(good.sum())} of {n} read as their own digit (green), {n - int(good.sum())} as another (red)", fontsize=9)
+        ax.text(side * k + side / 2, 2 * side + 3, f"{int(pred[k])} {int(conf[k]):3d}%",
+                ha='center', va='top', fontsize=8, family='monospace',
+                color='tab:green' if good[k] else 'tab:red', clip_on=False)
+    fig.text(0.03, 0.04, f"under each view: the digit the trained simple CNN of lesson 04 reads, "
+             f"and its confidence; {int(good.sum())} of {n} read as their own digit (green), "
+             f"{n - int(good.sum())} as another (red)", fontsize=9)
     return fig
 
 
 # %% ../nbs/03_augment.ipynb #0b7b6b38
-def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9, generator=None) -> torch.Tensor:
+def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9,
+                           generator=None) -> torch.Tensor:
     """The slow reference: `torchvision.transforms.v2.RandAugment(n_ops,
     magnitude)` (31 magnitude bins, so `magnitude` is an int in 0..30; nearest interpolation, fill
     0) called on each image of `x` (uint8 (B, C, H, W) or float in [0, 1]) separately. With a CPU
@@ -645,11 +732,15 @@ def rand_augment_reference(x: torch.Tensor, n_ops: int = 2, magnitude: int = 9, 
     state is left as it was. Note torchvision's op pool and ranges differ from `RANDAUG_OPS` (no
     cutout; shear about the corner). Defined in lesson 03 (nbs/03_augment.ipynb)."""
     from torchvision.transforms import v2
-    _check_images(x, 'rand_augment_reference'); _check_generator(generator, 'rand_augment_reference')
+    _check_images(x, 'rand_augment_reference')
+    _check_generator(generator, 'rand_augment_reference')
     if isinstance(n_ops, bool) or not isinstance(n_ops, numbers.Integral) or n_ops < 0:
-        raise ValueError(f"rand_augment_reference: n_ops must be a non-negative integer, got {n_ops!r}")
-    if isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Integral) or not 0 <= magnitude <= 30:
-        raise ValueError(f"rand_augment_reference: magnitude must be an int in [0, 30] (torchvision's 31 bins), got {magnitude!r}")
+        raise ValueError("rand_augment_reference: n_ops must be a non-negative integer, "
+                         f"got {n_ops!r}")
+    if (isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Integral)
+            or not 0 <= magnitude <= 30):
+        raise ValueError("rand_augment_reference: magnitude must be an int in [0, 30] "
+                         f"(torchvision's 31 bins), got {magnitude!r}")
     ra, u8 = v2.RandAugment(num_ops=int(n_ops), magnitude=int(magnitude), fill=0), _to_u8(x)
     def run(): return torch.stack([ra(img) for img in u8]) if len(u8) else u8.clone()
     if generator is None: return _from_u8(run(), x)
@@ -692,15 +783,19 @@ def weak_augment(x: torch.Tensor, generator: torch.Generator | None = None,
     r00, r01, r10, r11 = cos, sin * H / W, -sin * W / H, cos
     l00, l01, l10, l11 = cw * r00, cw * r01, ch * r10, ch * r11
     t0, t1 = 2 * tx, 2 * ty
-    theta = torch.stack([l00, l01, 2 * ox - l00 * t0 - l01 * t1, l10, l11, 2 * oy - l10 * t0 - l11 * t1], -1).view(B, 2, 3)
+    theta = torch.stack([l00, l01, 2 * ox - l00 * t0 - l01 * t1,
+                         l10, l11, 2 * oy - l10 * t0 - l11 * t1], -1).view(B, 2, 3)
     if hflip:                                                         # mirror the output: x -> -x
-        theta[:, :, 0] *= torch.where(torch.rand(B, generator=generator) < 0.5, -1.0, 1.0).double()[:, None]
+        theta[:, :, 0] *= torch.where(torch.rand(B, generator=generator) < 0.5,
+                                      -1.0, 1.0).double()[:, None]
     par = torch.cat([theta.view(B, 6), bright[:, None], contr[:, None]], 1).float().to(x.device)
     f = _to_u8(x).float() if x.dtype == torch.uint8 else x.float() * 255
     grid = NF.affine_grid(par[:, :6].view(B, 2, 3), (B, C, H, W), align_corners=False)
     f = NF.grid_sample(f, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
     f = f.mul_(par[:, 6, None, None, None]).clamp_(0, 255)
-    mean = (f.mean(1, keepdim=True) if C == 1 else (f * f.new_tensor([0.2989, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)).mean((-2, -1), keepdim=True)
+    mean = (f.mean(1, keepdim=True) if C == 1
+            else (f * f.new_tensor([0.2989, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            ).mean((-2, -1), keepdim=True)
     c = par[:, 7, None, None, None]
     f = f.mul_(c).add_(mean * (1 - c)).clamp_(0, 255)
     return f.round_().to(torch.uint8) if x.dtype == torch.uint8 else f.div_(255).to(x.dtype)
@@ -716,7 +811,8 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator | None = None) -> t
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 # %% ../nbs/03_augment.ipynb #f0905c9d
-def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None):
+def supervised_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator,
+                    state: dict | None = None):
     """Cross-entropy on weakly augmented labeled images `xl` (uint8 (B, 1, 28, 28)) with labels `yl`
     (int64 (B,)); the views are drawn from the CPU generator `gen`; `xu`, `progress` and `state` are
     ignored. Returns (loss, logs). The step function of lesson 02's `fit` for method 'sup'.

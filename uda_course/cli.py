@@ -18,7 +18,8 @@ from .train import TrainingDiverged
 from .checkpoint import load_checkpoint
 from .experiment import (_data_overrides, finished, load_run_data, preset_configs,
                                    split_folder, splits_summary, PRESETS, PRESET_SEEDS, TensorBoard,
-                                   reference_spread, reproduce, reproduce_seeds, run_experiment)
+                                   committed_runs, reference_spread, rerun_tolerance,
+                                   reproduce, reproduce_seeds, run_experiment)
 
 
 # %% ../nbs/12_cli.ipynb #0281822f
@@ -198,7 +199,8 @@ def uda_reproduce(
     """Reproduce the report's four-row table (simple/best × supervised/UDA) on one label split
     (--seed) or several (--seeds, mean ± std); prints it and writes OUT/PRESET-seedSEED/results.md
     (and OUT/PRESET-NsplitS.md). For one split of a preset with committed runs
-    (`results/PRESET/spread.csv`, e.g. quick), also prints the run beside them."""
+    (`results/PRESET/spread.csv`, e.g. quick), also prints the run beside them and the band it
+    can be held to (lesson 07's `reference_spread`)."""
     def main():
         if seed is not None and seeds is not None:
             raise ConfigError("--seed (one split) and --seeds (several) contradict each other; "
@@ -211,14 +213,20 @@ def uda_reproduce(
             folder = split_folder(out, preset, s, preset_configs(
                 preset, **_data_overrides(preset, dataset, data_dir))[0].dataset)
             print((folder/'results.md').read_text())
-            # is this run normal?
-            side = (reference_spread(table, preset, s) if folder.name == f"{preset}-seed{s}"
-                    else None)
+            # is this run normal? (not for runs evaluated on fewer test images)
+            side = (reference_spread(table, preset, s)
+                    if folder.name == f"{preset}-seed{s}" and n_test is None else None)
             if side is not None:
-                print("Your run beside the committed runs of this preset "
-                      "(EMA test accuracy: min–max (number of runs); "
-                      f"results/{preset}/spread.md says how they were made):\n\n"
-                      f"{side.to_markdown(index=False, floatfmt='.4f')}")
+                tol = rerun_tolerance(committed_runs(preset))
+                print("Is your run normal? Its EMA test accuracy beside the committed runs of "
+                      f"this preset (results/{preset}/spread.md says how they were made):\n\n"
+                      f"{side.to_markdown(index=False, floatfmt='.4f')}\n\n"
+                      f"band: the committed runs of split {s} (min–max, number of runs), "
+                      "widened on each side by the largest difference between committed reruns "
+                      "of one row on one split, per method:\n\n"
+                      f"{tol.to_markdown(index=False, floatfmt='.4f')}\n\n"
+                      "A run outside its band moved more than any committed rerun did. That is "
+                      "not proof of a bug; check its thread count, device and library versions.")
         else:
             t = reproduce_seeds(preset, seeds, out, data_root, device, overwrite, reuse,
                                 show_progress=not quiet, n_test=n_test, dataset=dataset,

@@ -109,7 +109,7 @@ class TrainConfig:
     temperature: float = 0.4      # T, sharpening temperature of the target
     beta: float = 0.8             # β, confidence threshold (0 = keep all)
     # 'fixed' (β) | 'freematch' (a threshold per class from running means of the confidence;
-    # β unused; lesson 04)
+    # β unused; lesson 05a)
     beta_mode: str = 'fixed'
     beta_momentum: float = 0.999  # momentum of those running means (beta_mode 'freematch')
     tsa: str = 'none'             # training signal annealing schedule

@@ -7,7 +7,7 @@ __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'RUN_LOGS'
            'make_model', 'load_run_data', 'preset_configs', 'environment_info', 'prepare_run_dir', 'LiveCSV',
            'TensorBoard', 'finished', 'open_run', 'train_run', 'evaluate_run', 'save_run', 'run_experiment',
            'collect_runs', 'results_table', 'split_folder', 'splits_summary', 'reproduce', 'seeds_table',
-           'reproduce_seeds', 'reference_spread']
+           'reproduce_seeds', 'committed_runs', 'rerun_tolerance', 'run_band', 'reference_spread']
 
 # %% ../nbs/07_experiments.ipynb #9d2045b9
 import json, os, platform, sys, time
@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score
 
 from .core import ConfigError, TrainConfig, get_device
 from .data import SSLData, load_ssl_data
+from . import variants as _variants   # lesson 05a: adds its parts to the UDA step
 from . import folder as _folder   # lesson 01b: registers the 'folder' dataset
 from .train import (Callback, SimpleCNN, check_step_memory, fit, accuracy, predict,
                               plot_history, plot_confusion, classification_table)
@@ -529,23 +530,97 @@ import uda_course
 # a clone's committed results; absent from an installed wheel
 REFERENCE_RESULTS = Path(uda_course.__file__).resolve().parents[1]/'results'
 
+def committed_runs(preset: str, results=REFERENCE_RESULTS) -> pd.DataFrame | None:
+    """The committed runs of `preset`: `results/<preset>/spread.csv` as a DataFrame, one row per
+    run folder (run, model, method, seed, threads, test_acc_ema, ...). None when the file does
+    not exist, as in an installed wheel, which has no `results/`. Defined in lesson 07."""
+    f = Path(results)/preset/'spread.csv'
+    return pd.read_csv(f) if f.exists() else None
+
+def _need(df: pd.DataFrame, cols: list, what: str):
+    "Raise ValueError naming the columns of `cols` that `df` lacks."
+    missing = [c for c in cols if c not in df.columns]
+    if missing: raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
+
+def _span(acc, where: str = '') -> str:
+    "'min–max (n)' of some accuracies, 'value (1)' for one; `where` follows n."
+    lo, hi, n = min(acc), max(acc), len(acc)
+    return f"{lo:.4f} ({n}{where})" if n == 1 else f"{lo:.4f}–{hi:.4f} ({n}{where})"
+
+def rerun_tolerance(ref: pd.DataFrame) -> pd.DataFrame:
+    """How far apart two runs of one row on one label split land, measured on the committed runs
+    `ref` (columns model, method, seed, test_acc_ema; one row per run). Runs that share model,
+    method and seed are reruns: they differ only in what a user does not choose, such as the
+    thread count, the machine, or a commit that leaves results unchanged. Returns one row per
+    method, in `ref`'s order: `tolerance`, the largest max − min of the EMA test accuracy over
+    the method's groups of reruns, rounded to 4 digits; `set_by`, the group that sets it;
+    `reruns`, every group of reruns with its max − min. Raises ValueError when a column is
+    missing, or when no two runs share a row and a split: no evidence, no tolerance.
+    Defined in lesson 07."""
+    _need(ref, ['model', 'method', 'seed', 'test_acc_ema'], 'the committed runs')
+    acc = ref.groupby(['method', 'model', 'seed'], sort=False).test_acc_ema
+    g = pd.DataFrame(dict(lo=acc.min(), hi=acc.max(), n=acc.size())).reset_index()
+    g = g[g.n > 1].assign(diff=lambda d: (d.hi - d.lo).round(4))
+    if g.empty:
+        raise ValueError("no two committed runs share a row and a label split: "
+                         "there is no evidence for a rerun tolerance")
+    rows = []
+    for method, d in g.groupby('method', sort=False):
+        top = d.loc[d['diff'].idxmax()]         # the first group of the largest difference
+        rows.append(dict(method=method, tolerance=top['diff'],
+                         set_by=f"{top.model}, split {top.seed}: {top.lo:.4f}–{top.hi:.4f} "
+                                f"({top.n} runs)",
+                         reruns='; '.join(f"{r.model}, split {r.seed}: {r.diff:.4f} ({r.n} runs)"
+                                          for r in d.itertuples())))
+    return pd.DataFrame(rows)
+
+def run_band(ref: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The band that a run of label split `seed` can honestly be held to, per row of the
+    committed runs `ref` (as for `rerun_tolerance`). It reaches from the lowest EMA test accuracy
+    of the row's committed runs on split `seed` minus t to their highest plus t. t is the
+    `rerun_tolerance` of the row's method, or the largest of all methods when that method has no
+    reruns. Returns one row per model and method, in `ref`'s order: `committed` ('min–max (n)'
+    on split `seed`, or 'none on split S'), `tolerance` (t), `lo` and `hi` (NaN when the split
+    has no committed run) and `band` ('lo–hi', or '–'). Raises ValueError as `rerun_tolerance`.
+    Defined in lesson 07."""
+    tol = rerun_tolerance(ref).set_index('method').tolerance
+    rows = []
+    for (model, method), d in ref.groupby(['model', 'method'], sort=False):
+        t, acc = tol.get(method, tol.max()), d.test_acc_ema[d.seed == seed]
+        lo, hi = ((round(acc.min() - t, 4), round(acc.max() + t, 4)) if len(acc)
+                  else (float('nan'), float('nan')))
+        rows.append(dict(model=model, method=method, tolerance=t, lo=lo, hi=hi,
+                         committed=_span(acc) if len(acc) else f"none on split {seed}",
+                         band=f"{lo:.4f}–{hi:.4f}" if len(acc) else '–'))
+    return pd.DataFrame(rows)
+
 def reference_spread(table: pd.DataFrame, preset: str, seed: int,
                      results=REFERENCE_RESULTS) -> pd.DataFrame | None:
-    """`table` (from `reproduce`) beside the committed runs of `preset` listed in
-    `results/<preset>/spread.csv` (columns model, method ('supervised' or 'UDA', as in
-    `results_table`), seed, threads, test_acc_ema): per row the EMA test accuracy of this run, the
-    committed runs of the same label split `seed` (min–max, and how many) and of all committed
-    splits (min–max). None when the file does not exist. Defined in lesson 07."""
-    f = Path(results)/preset/'spread.csv'
-    if not f.exists(): return None
-    ref, rows = pd.read_csv(f), []
+    """`table` (from `reproduce`: model, method, test_acc_ema) beside the committed runs of
+    `preset` (`committed_runs`), for a run of label split `seed`. One row per row of `table`,
+    with the same columns for every row and no empty cell: model, method, `this_run` (its EMA
+    test accuracy), `committed, split <seed>` ('min–max (n)', or 'none on split S'), `band` (of
+    `run_band`, or '–'), `inside band` ('yes', 'no: d above', 'no: d below', or '–' without a
+    band) and `committed, all splits` ('min–max (n on splits ...)', or '–'). None when `preset`
+    has no committed runs. Raises ValueError when `table` lacks a column, and as
+    `rerun_tolerance`. Defined in lesson 07."""
+    ref = committed_runs(preset, results)
+    if ref is None: return None
+    _need(table, ['model', 'method', 'test_acc_ema'], 'the results table')
+    bands, rows = {(b.model, b.method): b for b in run_band(ref, seed).itertuples()}, []
     for r in table.itertuples():
+        b, x = bands.get((r.model, r.method)), round(float(r.test_acc_ema), 4)
         mine = ref[(ref.model == r.model) & (ref.method == r.method)]
-        same = mine[mine.seed == seed]
-        span = lambda d: (f"{d.test_acc_ema.min():.4f}–{d.test_acc_ema.max():.4f} ({len(d)})"
-                          if len(d) else '–')
-        rows.append(dict(model=r.model, method=r.method, this_run=r.test_acc_ema,
-                         **{f'committed, split {seed}': span(same)},
-                         **{f'committed, splits {",".join(map(str, sorted(mine.seed.unique())))}':
-                            span(mine)}))
+        if b is None or b.band == '–': inside = '–'
+        elif x < b.lo: inside = f"no: {b.lo - x:.4f} below"
+        elif x > b.hi: inside = f"no: {x - b.hi:.4f} above"
+        else: inside = 'yes'
+        splits = sorted(mine.seed.unique())
+        where = f" on split{'s' if len(splits) > 1 else ''} {','.join(map(str, splits))}"
+        rows.append({'model': r.model, 'method': r.method, 'this_run': r.test_acc_ema,
+                     f'committed, split {seed}': (b.committed if b is not None
+                                                  else f"none on split {seed}"),
+                     'band': b.band if b is not None else '–', 'inside band': inside,
+                     'committed, all splits': _span(mine.test_acc_ema, where) if len(mine)
+                                              else '–'})
     return pd.DataFrame(rows)

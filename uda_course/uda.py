@@ -9,13 +9,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import TrainConfig, RANDAUG_POOLS
+from .core import ConfigError, TrainConfig, RANDAUG_POOLS
 from .augment import rand_augment, random_hflip, weak_augment
 from .train import forward_views
 
 # %% auto #0
-__all__ = ['uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy', 'lam_at', 'entropy', 'distribution_alignment',
-           'freematch_threshold', 'uda_step', 'targets_explorer_figure']
+__all__ = ['STEP_PARTS', 'uda_target', 'consistency_loss', 'tsa_threshold', 'tsa_cross_entropy', 'lam_at', 'entropy',
+           'distribution_alignment', 'strong_view', 'one_forward', 'clean_view', 'weak_labeled_view', 'fixed_beta',
+           'step_part', 'uda_step', 'targets_explorer_figure']
 
 # %% ../nbs/04_uda.ipynb #a2aee7cb
 def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0, class_weights: torch.Tensor | None = None):
@@ -84,59 +85,76 @@ def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: flo
     state['p_model'] = p_bar
     return (1 / len(p)) / p_bar
 
-# %% ../nbs/04_uda.ipynb #73a2eb92
-def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float = 0.999) -> torch.Tensor:
-    """FreeMatch's self-adaptive threshold. Updates the running mean confidence β_t,
-    `state['freematch_beta']` (float scalar tensor, starts at 1/K), with the batch mean of max
-    softmax(z), and the running mean prediction p̄_t, `state['freematch_p_bar']` (float (K,), starts
-    uniform), with the batch mean of softmax(z); returns each image's threshold β_t(c) = β_t ·
-    p̄_t[c] / max p̄_t for its arg-max class c, float (B,) in (0, 1), to pass as β to `uda_target`.
-    `logits_orig` float (B, K) of the clean unlabeled images (detached here); `momentum` in [0, 1).
-    FreeMatch (Wang et al. 2023, arXiv:2205.07246), section *Self-Adaptive Threshold*.
-    Defined in lesson 04 (nbs/04_uda.ipynb)."""
-    p = F.softmax(logits_orig.detach().float(), dim=1)
-    K = p.shape[1]
-    beta_t = momentum * state.get('freematch_beta', p.new_tensor(1 / K)) + (1 - momentum) * p.amax(1).mean()
-    p_bar = momentum * state.get('freematch_p_bar', p.new_full((K,), 1 / K)) + (1 - momentum) * p.mean(0)
-    state['freematch_beta'], state['freematch_p_bar'] = beta_t, p_bar
-    return (beta_t * p_bar / p_bar.max())[p.argmax(1)]
+# %% ../nbs/04_uda.ipynb #b397bd8b
+def strong_view(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """The strong view x̂ of uint8 images (B, C, H, W): a random left-right flip when `cfg.hflip`,
+    then RandAugment (lesson 03) with `cfg`'s N, M, magnitude sampling, op pool, cutout and elastic
+    settings, drawn per image from `gen`. Returns uint8 of the same shape. Defined in lesson 04."""
+    if cfg.hflip: x = random_hflip(x, gen)
+    return rand_augment(x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude,
+                        RANDAUG_POOLS[cfg.randaug_pool], cfg.cutout, cfg.cutout_count,
+                        cfg.elastic_alpha, cfg.elastic_p)
 
 # %% ../nbs/04_uda.ipynb #bdeff806
-def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator, state: dict | None = None, teacher=None):
-    """One UDA step. `xl` uint8 (B, 1, 28, 28) labeled images, `yl` int64 (B,), `xu` uint8 (μB, 1,
-    28, 28) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution
-    alignment, FreeMatch thresholds). The mask uses β or, with `cfg.beta_mode='freematch'`, the
-    per-image thresholds of `freematch_threshold`; `logs['beta_t']` is their batch mean. The target
-    comes from the clean image or, with `cfg.teacher_view='weak'`, a weakly augmented one
-    (FixMatch's weak view); from `model` itself or, when `teacher` (the EMA model,
-    `cfg.teacher='ema'`) is given, from the teacher without gradient (Mean Teacher). Returns (loss,
-    logs). UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."""
-    strong = lambda x: rand_augment(random_hflip(x, gen) if cfg.hflip else x, cfg.randaug_n, cfg.randaug_m, gen, cfg.sample_magnitude, RANDAUG_POOLS[cfg.randaug_pool],
-                                    cfg.cutout, cfg.cutout_count, cfg.elastic_alpha, cfg.elastic_p)
-    x_aug = strong(xu)                                              # strong view x̂, per image
-    # the view the target comes from
-    x_teacher = xu if cfg.teacher_view == 'clean' else weak_augment(xu, gen, cfg.hflip)
-    x_lab = weak_augment(xl, gen, cfg.hflip) if cfg.labeled_aug == 'weak' else strong(xl)
-    if teacher is None:
-        # ONE forward: BatchNorm sees one batch
-        logits_l, logits_orig, logits_aug = forward_views(model, x_lab, x_teacher, x_aug)
-    # Mean Teacher: the EMA weights give the target
-    else:
-        with torch.no_grad(): logits_orig = teacher.eval()(x_teacher)
-        logits_l, logits_aug = forward_views(model, x_lab, x_aug)
+def one_forward(model, teacher, x_lab, x_teacher, x_aug):
+    """The `'live'` teacher: the logits of the labeled view, the target's view and the strong view
+    from ONE forward pass of `model` (`forward_views`, lesson 02), so that BatchNorm sees one batch.
+    `teacher` is unused. Returns float (B, K), (μB, K), (μB, K). Defined in lesson 04."""
+    return forward_views(model, x_lab, x_teacher, x_aug)
+
+def clean_view(xu, cfg, gen):
+    "The `'clean'` teacher view: the unlabeled images themselves. Defined in lesson 04."
+    return xu
+
+def weak_labeled_view(xl, cfg, gen):
+    "The `'weak'` labeled view: `weak_augment` (lesson 03), flipped when `cfg.hflip`. Lesson 04."
+    return weak_augment(xl, gen, cfg.hflip)
+
+def fixed_beta(state, logits_orig, cfg):
+    "The `'fixed'` threshold: `cfg.beta` for every image. Defined in lesson 04."
+    return cfg.beta
+
+# one table per setting of `TrainConfig`; lesson 05a adds entries, the step stays as it is
+STEP_PARTS = {'teacher': {'live': one_forward}, 'teacher_view': {'clean': clean_view},
+              'labeled_aug': {'weak': weak_labeled_view}, 'beta_mode': {'fixed': fixed_beta}}
+
+def step_part(cfg: TrainConfig, setting: str):
+    """The function that `cfg`'s value of `setting` ('teacher', 'teacher_view', 'labeled_aug' or
+    'beta_mode') picks from `STEP_PARTS`. Raises ConfigError when no imported module has added that
+    value: `uda_course.variants` (lesson 05a) adds Mean Teacher, FixMatch's weak view, the strong
+    labeled view and FreeMatch; `uda_course.experiment` imports it. Defined in lesson 04."""
+    value = getattr(cfg, setting)
+    if value not in STEP_PARTS[setting]:
+        raise ConfigError(f"{setting}={value!r} is not a part of the UDA step yet: "
+                          "import uda_course.variants (lesson 05a) to add it")
+    return STEP_PARTS[setting][value]
+
+def uda_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torch.Generator,
+             state: dict | None = None, teacher=None):
+    """One UDA step. `xl` uint8 (B, C, H, W) labeled images, `yl` int64 (B,), `xu` uint8 (μB, C, H,
+    W) unlabeled images, `progress` in [0, 1), `state` a dict kept across steps (distribution
+    alignment, FreeMatch), `teacher` the EMA model when `cfg.teacher == 'ema'` (`fit` passes it).
+    The four parts of `STEP_PARTS` are chosen by `cfg`. Returns (loss, logs); `logs['beta_t']` is
+    the mean threshold. Raises ConfigError for a part no imported module has added (`step_part`).
+    UDA's objective (arXiv:1904.12848). Defined in lesson 04 (nbs/04_uda.ipynb)."""
+    state = {} if state is None else state
+    x_aug = strong_view(xu, cfg, gen)                               # x̂: strong view, per image
+    x_teacher = step_part(cfg, 'teacher_view')(xu, cfg, gen)        # the target's image
+    x_lab = step_part(cfg, 'labeled_aug')(xl, cfg, gen)
+    logits_l, logits_orig, logits_aug = step_part(cfg, 'teacher')(model, teacher, x_lab,
+                                                                  x_teacher, x_aug)
     tsa_eta = tsa_threshold(cfg.tsa, progress)
     sup_loss, tsa_kept = tsa_cross_entropy(logits_l, yl, tsa_eta)
-    state = {} if state is None else state
     weights = distribution_alignment(state, logits_orig) if cfg.dist_align else None
-    beta = freematch_threshold(state, logits_orig, cfg.beta_momentum) if cfg.beta_mode == 'freematch' else cfg.beta
-    target, mask = uda_target(logits_orig, cfg.temperature, beta, weights)   # detached: no gradient
+    beta = step_part(cfg, 'beta_mode')(state, logits_orig, cfg)
+    target, mask = uda_target(logits_orig, cfg.temperature, beta, weights)   # no gradient
     cons_loss = consistency_loss(logits_aug, target, mask)
     lam = lam_at(cfg, progress)
-    # with gradient, used when ent_min > 0
-    ent = entropy(logits_orig)
+    ent = entropy(logits_orig)                              # with gradient; used when ent_min > 0
     loss = sup_loss + lam * cons_loss + (cfg.ent_min * ent if cfg.ent_min > 0 else 0)
-    return loss, dict(sup_loss=sup_loss.detach(), cons_loss=cons_loss.detach(), mask_rate=mask.float().mean(), tsa_kept=tsa_kept,
-                      tsa_threshold=tsa_eta, lam=lam, entropy=ent.detach(), beta_t=torch.as_tensor(beta).float().mean())
+    return loss, dict(sup_loss=sup_loss.detach(), cons_loss=cons_loss.detach(),
+                      mask_rate=mask.float().mean(), tsa_kept=tsa_kept, tsa_threshold=tsa_eta,
+                      lam=lam, entropy=ent.detach(), beta_t=torch.as_tensor(beta).float().mean())
 
 uda_step.uses_unlabeled = True   # `fit` draws an unlabeled batch for it
 
