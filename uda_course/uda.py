@@ -19,7 +19,8 @@ __all__ = ['STEP_PARTS', 'uda_target', 'consistency_loss', 'tsa_threshold', 'tsa
            'step_part', 'uda_step', 'targets_explorer_figure']
 
 # %% ../nbs/04_uda.ipynb #a2aee7cb
-def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0, class_weights: torch.Tensor | None = None):
+def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float = 0.0,
+               class_weights: torch.Tensor | None = None):
     """Target and mask from logits of the clean unlabeled images (float (B, K)). Returns
     `(target, mask)`: target = softmax(logits/T), float (B, K), detached; mask = max
     softmax(logits) > β, bool (B,); `beta` a float in [0, 1] or a float (B,) tensor of per-image
@@ -33,12 +34,15 @@ def uda_target(logits_orig: torch.Tensor, temperature: float = 1.0, beta: float 
     return target, mask
 
 # %% ../nbs/04_uda.ipynb #61ed25c2
-def consistency_loss(logits_aug: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def consistency_loss(logits_aug: torch.Tensor, target: torch.Tensor,
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
     """Masked KL(target ‖ softmax(logits_aug)) averaged over the whole batch: scalar float ≥ 0.
     `logits_aug` float (B, K) (carries the gradient), `target` float (B, K) probabilities, `mask`
     bool (B,) or None (keep all). Raises ValueError on mismatched shapes. UDA's objective (Xie et
     al. 2020, arXiv:1904.12848). Defined in lesson 04."""
-    if logits_aug.shape != target.shape: raise ValueError(f"logits_aug {tuple(logits_aug.shape)} and target {tuple(target.shape)} must have the same shape (B, K)")
+    if logits_aug.shape != target.shape:
+        raise ValueError(f"logits_aug {tuple(logits_aug.shape)} and target {tuple(target.shape)} "
+                         "must have the same shape (B, K)")
     # Σ p(log p − log q), 0·log 0 = 0
     kl = F.kl_div(F.log_softmax(logits_aug.float(), dim=1), target, reduction='none').sum(1)
     if mask is not None: kl = kl * mask.float()
@@ -50,8 +54,10 @@ def tsa_threshold(schedule: str, progress: float, n_classes: int = 10) -> float:
     'log' or 'none' (always 1: keep everything). Raises ValueError for an unknown schedule. UDA,
     section *Training Signal Annealing*. Defined in lesson 04."""
     p = min(max(float(progress), 0.0), 1.0)
-    alphas = {'linear': lambda: p, 'exp': lambda: math.exp(5 * (p - 1)), 'log': lambda: 1 - math.exp(-5 * p), 'none': lambda: 1.0}
-    if schedule not in alphas: raise ValueError(f"unknown TSA schedule {schedule!r}; choose one of {', '.join(alphas)}")
+    alphas = {'linear': lambda: p, 'exp': lambda: math.exp(5 * (p - 1)),
+              'log': lambda: 1 - math.exp(-5 * p), 'none': lambda: 1.0}
+    if schedule not in alphas:
+        raise ValueError(f"unknown TSA schedule {schedule!r}; choose one of {', '.join(alphas)}")
     return alphas[schedule]() * (1 - 1 / n_classes) + 1 / n_classes
 
 def tsa_cross_entropy(logits: torch.Tensor, y: torch.Tensor, threshold: float):
@@ -76,7 +82,8 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
     logp = F.log_softmax(logits.float(), dim=1)
     return -(logp.exp() * logp).sum(1).mean()
 
-def distribution_alignment(state: dict, logits_orig: torch.Tensor, momentum: float = 0.99) -> torch.Tensor:
+def distribution_alignment(state: dict, logits_orig: torch.Tensor,
+                           momentum: float = 0.99) -> torch.Tensor:
     """Update the running mean prediction `state['p_model']` (float (K,), starts uniform) with
     softmax of the clean unlabeled logits (float (B, K), detached) and return the class weights
     w = (1/K)/p̄, float (K,). ReMixMatch, section *Distribution Alignment*. Defined in lesson 04."""
@@ -175,7 +182,8 @@ def targets_explorer_figure(saved: dict, temperature: float = 0.4, beta: float =
     target, mask = uda_target(z_clean, temperature, beta)
     per_image = kl(target) * mask
     B, K = target.shape
-    xmax = 1.1 * max(float(kl(uda_target(z_clean, t)[0]).max()) for t in (0.05, 0.1, 0.2, 0.5, 1.0)) + 1e-3
+    xmax = 1.1 * max(float(kl(uda_target(z_clean, t)[0]).max())
+                     for t in (0.05, 0.1, 0.2, 0.5, 1.0)) + 1e-3
     # inches; every row of every panel is `row` tall
     W, H, row = 12, 4.6, 3.2 / B
     fig = plt.figure(figsize=(W, H))
@@ -186,17 +194,26 @@ def targets_explorer_figure(saved: dict, temperature: float = 0.4, beta: float =
     a.imshow(target.numpy(), cmap='Blues', vmin=0, vmax=1, aspect='auto', extent=(0, K, B, 0))
     for r in range(B):
         for k in range(K):
-            if target[r, k] > 0.05: a.text(k + 0.5, r + 0.5, f"{target[r, k]:.2f}".lstrip('0'), ha='center', va='center', fontsize=7,
-                                           color='white' if target[r, k] > 0.6 else 'black')
-        if not mask[r]: a.add_patch(Rectangle((0, r), K, 1, fill=False, hatch='//', edgecolor='grey', lw=0))
-    a.set(xticks=[k + 0.5 for k in range(K)], xticklabels=range(K), yticks=[r + 0.5 for r in range(B)], xlabel='digit',
-          yticklabels=saved['y_hidden'].tolist() if 'y_hidden' in saved else range(B), ylabel='label (hidden from training)' if 'y_hidden' in saved else '')
+            if target[r, k] > 0.05:
+                a.text(k + 0.5, r + 0.5, f"{target[r, k]:.2f}".lstrip('0'), ha='center',
+                       va='center', fontsize=7, color='white' if target[r, k] > 0.6 else 'black')
+        if not mask[r]:
+            a.add_patch(Rectangle((0, r), K, 1, fill=False, hatch='//', edgecolor='grey', lw=0))
+    a.set(xticks=[k + 0.5 for k in range(K)], xticklabels=range(K),
+          yticks=[r + 0.5 for r in range(B)], xlabel='digit',
+          yticklabels=saved['y_hidden'].tolist() if 'y_hidden' in saved else range(B),
+          ylabel='label (hidden from training)' if 'y_hidden' in saved else '')
     a.tick_params(labelsize=8)
-    a.set_title(f"targets at T = {fmt_num(temperature)}, β = {fmt_num(beta)}: {int(mask.sum())} of {B} pass (hatched: masked)", loc='left', fontsize=10)
+    a.set_title(f"targets at T = {fmt_num(temperature)}, β = {fmt_num(beta)}: "
+                f"{int(mask.sum())} of {B} pass (hatched: masked)", loc='left', fontsize=10)
     b.barh([r + 0.5 for r in range(B)], per_image.numpy(), height=0.8, color='tab:blue')
     b.set(ylim=(B, 0), yticks=[], xlim=(0, xmax), xlabel='KL(target ‖ augmented), 0 if masked')
-    b.set_title(f"batch loss {float(consistency_loss(z_aug, target, mask)):.3f}", loc='left', fontsize=10)
-    fig.text(0.45 / W, 1 - 0.25 / H, f"trained simple CNN: {saved['steps']:,} UDA steps, test accuracy {saved['test_acc']:.4f}; "
-             f"its logits on {B} unlabeled images and one augmented view of each", fontsize=10, va='center')
+    b.set_title(f"batch loss {float(consistency_loss(z_aug, target, mask)):.3f}", loc='left',
+                fontsize=10)
+    fig.text(0.45 / W, 1 - 0.25 / H,
+             f"trained simple CNN: {saved['steps']:,} UDA steps, "
+             f"test accuracy {saved['test_acc']:.4f}; "
+             f"its logits on {B} unlabeled images and one augmented view of each",
+             fontsize=10, va='center')
     return fig
 

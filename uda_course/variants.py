@@ -49,7 +49,8 @@ def strong_labeled_view(xl, cfg, gen):
 STEP_PARTS['labeled_aug']['strong'] = strong_labeled_view
 
 # %% ../nbs/05a_variants.ipynb #73a2eb92
-def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float = 0.999) -> torch.Tensor:
+def freematch_threshold(state: dict, logits_orig: torch.Tensor,
+                        momentum: float = 0.999) -> torch.Tensor:
     """FreeMatch's self-adaptive threshold. Updates the running mean confidence β_t,
     `state['freematch_beta']` (float scalar tensor, starts at 1/K), with the batch mean of max
     softmax(z), and the running mean prediction p̄_t, `state['freematch_p_bar']` (float (K,), starts
@@ -60,8 +61,10 @@ def freematch_threshold(state: dict, logits_orig: torch.Tensor, momentum: float 
     Defined in lesson 05a (nbs/05a_variants.ipynb)."""
     p = F.softmax(logits_orig.detach().float(), dim=1)
     K = p.shape[1]
-    beta_t = momentum * state.get('freematch_beta', p.new_tensor(1 / K)) + (1 - momentum) * p.amax(1).mean()
-    p_bar = momentum * state.get('freematch_p_bar', p.new_full((K,), 1 / K)) + (1 - momentum) * p.mean(0)
+    beta_t = (momentum * state.get('freematch_beta', p.new_tensor(1 / K))
+              + (1 - momentum) * p.amax(1).mean())
+    p_bar = (momentum * state.get('freematch_p_bar', p.new_full((K,), 1 / K))
+             + (1 - momentum) * p.mean(0))
     state['freematch_beta'], state['freematch_p_bar'] = beta_t, p_bar
     return (beta_t * p_bar / p_bar.max())[p.argmax(1)]
 
