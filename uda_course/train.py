@@ -190,8 +190,9 @@ def labeled_step(model, xl, yl, xu, cfg: TrainConfig, progress: float, gen: torc
 # %% ../nbs/02_baseline.ipynb #b3a1baa3
 class Callback:
     """Base class of `fit`'s callbacks. A callback defines any of the events `before_fit`,
-    `before_step`, `after_loss`, `after_step`, `after_eval` and `after_fit` as a method taking the
-    `Run` (see the table above); `fit` calls them in ascending `order` (ties in the order given).
+    `before_step`, `after_loss`, `after_step`, `after_eval`, `after_cancel` and `after_fit` as a
+    method taking the `Run` (see the table above); `fit` calls them in ascending `order` (ties in
+    the order given).
     Defined in lesson 02."""
     order = 0
 
