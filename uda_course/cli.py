@@ -69,6 +69,8 @@ def uda_train(
                   "(quick | report | tuned | lean | smoke)", str) = None,
     steps: Param("optimiser steps", int) = None,
     seed: Param("label split and run seed", int) = None,
+    run_seed: Param("0: as --seed; k > 0: a rerun of the same label split with another "
+                    "initialisation, sampling and augmentation", int) = None,
     n_labeled: Param("labeled images (multiple of 10)", int) = None,
     n_val: Param("validation images", int) = None,
     batch_size: Param("labeled batch size B", int) = None,
@@ -116,7 +118,8 @@ def uda_train(
                          bool_arg) = None,
     data_root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
     out: Param("folder that holds run folders", str) = 'runs',
-    name: Param("run folder name (default MODEL-METHOD-seedSEED)", str) = None,
+    name: Param("run folder name (default MODEL-METHOD-seedSEED, plus -runK for --run_seed K)",
+                str) = None,
     overwrite: Param("replace a finished or unfinished run of the same name", store_true) = False,
     resume: Param("continue the unfinished run in this folder from its checkpoint", str) = None,
     allow_config_change: Param("with --resume: accept flags that change the checkpoint's settings",
@@ -161,7 +164,8 @@ def uda_train(
                                      or name in ('.', '..')):
                 raise ConfigError(f"--name {name!r} must be a plain folder name (no '/', no '..'); "
                                   f"it is created inside --out {out}")
-            run_dir = Path(out)/(name or f"{cfg.model}-{cfg.method}-seed{cfg.seed}")
+            run_dir = Path(out)/(name or f"{cfg.model}-{cfg.method}-seed{cfg.seed}"
+                                 + (f"-run{cfg.run_seed}" if cfg.run_seed else ''))
         data, cbs = None, [TensorBoard(run_dir/'tensorboard')] if tensorboard else []
         if diagnostics and cfg.method == 'uda':
             # lesson 09; measures only, never trains

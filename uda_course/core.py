@@ -95,6 +95,9 @@ class TrainConfig:
     method: str = 'uda'           # 'sup' | 'uda'
     steps: int = 2000             # optimiser steps
     seed: int = 0                 # label split, initialisation, sampling and augmentation
+    # 0: the run draws from `seed`; k > 0: another initialisation, sampling and augmentation on
+    # the same label split (a rerun that tells the run's luck from the split's)
+    run_seed: int = 0
     n_labeled: int = 100          # labeled training images, stratified (10 per class)
     n_val: int = 1000             # held-out labeled images, for monitoring only
     batch_size: int = 32          # labeled batch size B
@@ -194,7 +197,7 @@ class TrainConfig:
         for k in ('steps', 'batch_size', 'n_labeled', 'eval_every', 'cutout_count'):
             v = getattr(self, k)
             if not is_int(v) or v <= 0: bad(f"{k} must be a positive integer, got {v!r}")
-        for k in ('seed', 'n_val', 'randaug_n', 'checkpoint_every'):
+        for k in ('seed', 'run_seed', 'n_val', 'randaug_n', 'checkpoint_every'):
             v = getattr(self, k)
             if not is_int(v) or v < 0: bad(f"{k} must be a non-negative integer, got {v!r}")
         for k in ('lr', 'momentum', 'weight_decay', 'lam', 'temperature', 'beta', 'ema_decay',
@@ -258,6 +261,12 @@ class TrainConfig:
     def unsup_batch_size(self) -> int:
         "Unlabeled batch size round(μ·B), at least 1."
         return max(1, round(self.unsup_ratio * self.batch_size))
+
+    @property
+    def train_seed(self) -> int:
+        "The seed of initialisation, sampling and augmentation: `seed`, or one per `run_seed`."
+        # far apart, so that split s's reruns never share a seed with split s + 1's
+        return self.seed + 1000 * self.run_seed
 
     def to_dict(self) -> dict: return asdict(self)
 

@@ -145,7 +145,7 @@ class DistributedTraining(Callback):
         ids = [run.device.index] if run.device.type == 'cuda' else None
         run.step_model = ShardedDDP(run.model, device_ids=ids)
         # dropout: not the same masks as rank 0
-        if self.rank > 0: torch.manual_seed(run.cfg.seed * 1_000_003 + self.rank)
+        if self.rank > 0: torch.manual_seed(run.cfg.train_seed * 1_000_003 + self.rank)
         self.ckpt = next((cb for cb in run.cbs if isinstance(cb, Checkpointer)), None)
         self.sigint = stop_on_sigint().__enter__() if self.ckpt is None else None
     def after_step(self, run):
@@ -179,7 +179,7 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
         check_launch(cfg, world, device); _check_n_test(n_test)
         ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
         if data is None: data = load_run_data(cfg, data_root)
-        check_step_memory(make_model(cfg.model, cfg.seed, data), cfg, device, data.nbytes())
+        check_step_memory(make_model(cfg.model, cfg.train_seed, data), cfg, device, data.nbytes())
     except ConfigError:
         if rank == 0: raise
         sys.exit(2)
@@ -192,7 +192,7 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
                                   allow_config_change=allow_config_change,
                                   cbs=[DistributedTraining(), *cbs], n_test=n_test)
         resumed = [Resume(ckpt, run_dir)] if ckpt else []
-        try: fit(make_model(cfg.model, cfg.seed, data), data, cfg, STEP_FNS[cfg.method],
+        try: fit(make_model(cfg.model, cfg.train_seed, data), data, cfg, STEP_FNS[cfg.method],
                  cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
         # rank 0 says where the checkpoint is
         except TrainingInterrupted: sys.exit(130)

@@ -241,7 +241,7 @@ RUN_LOGS = ('checkpoint.pt', 'diagnostics.csv', 'confusions.csv', 'reliability.c
 def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dict | None = None,
               device=None, show_progress: bool = True, cbs=()) -> tuple:
     """Write `config.json` (config, step function, environment, resumed step), then train a fresh
-    `make_model(cfg.model, cfg.seed)` with `fit`, `LiveCSV(run_dir/'metrics.live.csv')`,
+    `make_model(cfg.model, cfg.train_seed)` with `fit`, `LiveCSV(run_dir/'metrics.live.csv')`,
     `Checkpointer(run_dir/'checkpoint.pt')`, `Resume(ckpt)` when given, and `cbs`. A new run first
     deletes the `RUN_LOGS` of an earlier one. Returns `(history, model, ema, wall_s)`; Ctrl-C raises
     `TrainingInterrupted` with the command that continues the run. Defined in lesson 07."""
@@ -251,7 +251,7 @@ def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dic
     _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), step_fn=step_fn.__name__,
                                             environment=environment_info(device),
                                             resumed_from_step=ckpt['step'] if ckpt else None))
-    model, ckpt_path = make_model(cfg.model, cfg.seed, data), run_dir/'checkpoint.pt'
+    model, ckpt_path = make_model(cfg.model, cfg.train_seed, data), run_dir/'checkpoint.pt'
     t0 = time.time() - (ckpt['history'][-1]['time_s'] if ckpt and ckpt['history'] else 0)
     own = [LiveCSV(run_dir/'metrics.live.csv'), Checkpointer(ckpt_path),
            *([Resume(ckpt, ckpt_path)] if ckpt else [])]
@@ -275,7 +275,7 @@ def evaluate_run(cfg: TrainConfig, history, model, ema, data: SSLData, step_fn, 
     trained = int(history.step.iloc[-1]) if len(history) else 0
     final = dict(dataset=cfg.dataset, model=cfg.model, method=cfg.method, step_fn=step_fn.__name__,
                  report_model='ema' if ema is not None else 'raw', seed=cfg.seed, steps=trained,
-                 n_labeled=cfg.n_labeled,
+                 run_seed=cfg.run_seed, n_labeled=cfg.n_labeled,
                  # what `accuracy` computes, from the same predictions
                  test_acc=float(accuracy_score(y, pred['raw'].numpy())),
                  test_acc_ema=(float(accuracy_score(y, pred['ema'].numpy())) if ema is not None
@@ -342,7 +342,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
         raise ConfigError(f"the data passed is {data.name!r} but the config says "
                           f"dataset={cfg.dataset!r}; make them agree")
     # also refuses 'best' on non-MNIST shapes
-    check_step_memory(make_model(cfg.model, cfg.seed, data), cfg, device, data.nbytes())
+    check_step_memory(make_model(cfg.model, cfg.train_seed, data), cfg, device, data.nbytes())
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
     history, model, ema, wall = train_run(cfg, run_dir, data, step_fn, ckpt, device, show_progress,

@@ -226,10 +226,11 @@ class Run:
                      else data.x_unlabeled)
         self.parts = dict(
             model=model, optimizer=self.optimizer, scheduler=self.scheduler, ema=self.ema,
-            aug_gen=torch.Generator().manual_seed(cfg.seed + 1),
-            labeled_sampler=InfiniteSampler(len(data.x_labeled), cfg.batch_size, seed=cfg.seed + 2),
+            aug_gen=torch.Generator().manual_seed(cfg.train_seed + 1),
+            labeled_sampler=InfiniteSampler(len(data.x_labeled), cfg.batch_size,
+                                            seed=cfg.train_seed + 2),
             unlabeled_sampler=(
-                InfiniteSampler(len(self.pool), cfg.unsup_batch_size, seed=cfg.seed + 3)
+                InfiniteSampler(len(self.pool), cfg.unsup_batch_size, seed=cfg.train_seed + 3)
                 if cfg.method == 'uda' else None))
         self.state, self.history, self.row, self.saved = {}, [], None, None
         self.start = self.step = self.done = 0
@@ -263,7 +264,7 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step,
     device = get_device(cfg.device) if device is None else torch.device(device)
     check_speed_options(cfg, device)                               # before any work
     check_step_memory(model, cfg, device, data.nbytes())
-    seed_everything(cfg.seed)
+    seed_everything(cfg.train_seed)
     model.to(device,
              memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
     run = Run(model, data.to(device), cfg, step_fn, device,
