@@ -66,7 +66,7 @@ def test_l12_ex4_a_left_out_flag_takes_the_presets_value_else_trainconfigs(monke
 
 
 def test_l12_ex5_every_trainconfig_field_is_a_flag():
-    params = set(inspect.signature(cli.uda_train.__wrapped__).parameters)
+    params = set(inspect.signature(cli.uda_train).parameters)
     assert {f.name for f in fields(TrainConfig)} - params == set()
     assert params - {f.name for f in fields(TrainConfig)} == {'preset', 'data_root', 'out', 'name', 'overwrite', 'resume',
                                                                'allow_config_change', 'diagnostics', 'tensorboard', 'n_test', 'quiet'}

@@ -20,6 +20,6 @@ def test_reproduce_refuses_bad_n_test_before_anything(tmp_path):
 
 def test_uda_train_refuses_bad_n_test_with_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        cli.uda_train.__wrapped__(model='simple', method='sup', steps=1, device='cpu', out=str(tmp_path), n_test=0, quiet=True)
+        cli.uda_train(model='simple', method='sup', steps=1, device='cpu', out=str(tmp_path), n_test=0, quiet=True)
     assert e.value.code == 2 and capsys.readouterr().err.startswith('error: --n_test must be a number of test images')
     assert list(tmp_path.iterdir()) == []

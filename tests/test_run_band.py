@@ -1,6 +1,6 @@
 """The band a user's run of a preset is held to (lesson 07: `rerun_tolerance`, `run_band`,
 `reference_spread`), the table `uda_reproduce` prints with it, and the files it is read from
-(`results/quick/spread.csv` and `spread.md`, written by `experiments/quick_spread.py`)."""
+(`results/<preset>/spread.csv` and `spread.md`, written by `experiments/spread.py`)."""
 import importlib.util, json, re
 from pathlib import Path
 import pandas as pd
@@ -149,26 +149,28 @@ def test_uda_reproduce_prints_the_band(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------- the files it is read from
-def test_spread_files_are_what_the_script_writes(tmp_path):
-    "spread.csv and .md are what `experiments/quick_spread.py` writes, run as spread.md says."
-    md = (REFERENCE_RESULTS/'quick'/'spread.md').read_text()
-    made_by = r'```\n\.venv/bin/python experiments/quick_spread\.py (.+)\n```'
+@pytest.mark.parametrize('preset', sorted(p.parent.name for p in REFERENCE_RESULTS.glob('*/spread.md')))
+def test_spread_files_are_what_the_script_writes(tmp_path, preset):
+    "spread.csv and .md are what `experiments/spread.py` writes, run as spread.md says."
+    md = (REFERENCE_RESULTS/preset/'spread.md').read_text()
+    made_by = r'```\n\.venv/bin/python experiments/spread\.py (.+)\n```'
     cmd = re.search(made_by, md).group(1).split()
-    assert cmd[0] == 'results/quick/spread.csv'
-    spec = importlib.util.spec_from_file_location('quick_spread',
-                                                  ROOT/'experiments'/'quick_spread.py')
+    assert cmd[0] == f'results/{preset}/spread.csv'
+    spec = importlib.util.spec_from_file_location('spread', ROOT/'experiments'/'spread.py')
     qs = importlib.util.module_from_spec(spec); spec.loader.exec_module(qs)
+    out = tmp_path/preset/'spread.csv'
+    out.parent.mkdir()
     monkeypatch = pytest.MonkeyPatch()
     with monkeypatch.context() as m:
         m.chdir(ROOT)
-        qs.main([str(tmp_path/'spread.csv')] + cmd[1:])
-    committed = REFERENCE_RESULTS/'quick'
-    assert (tmp_path/'spread.csv').read_text() == (committed/'spread.csv').read_text()
-    assert (tmp_path/'spread.md').read_text().replace(str(tmp_path/'spread.csv'), cmd[0]) == md
-    # every run folder of results/quick is listed
-    listed = set(pd.read_csv(REFERENCE_RESULTS/'quick'/'spread.csv').run)
-    assert listed == {str(p.parent.relative_to(ROOT))
-                      for p in (REFERENCE_RESULTS/'quick').glob('*/*/final.json')}
+        qs.main([str(out)] + cmd[1:])
+    committed = REFERENCE_RESULTS/preset
+    assert out.read_text() == (committed/'spread.csv').read_text()
+    assert out.with_suffix('.md').read_text().replace(str(out), cmd[0]) == md
+    if preset == 'quick':                 # every run folder of results/quick is listed
+        listed = set(pd.read_csv(committed/'spread.csv').run)
+        assert listed == {str(p.parent.relative_to(ROOT))
+                          for p in committed.glob('*/*/final.json')}
 
 
 def test_results_page_quotes_spread_md_exactly():

@@ -10,7 +10,7 @@ __all__ = ['uda_fetch_data', 'uda_train', 'uda_reproduce', 'cli_main', 'uda_trai
 import json, os, sys
 from pathlib import Path
 
-from fastcore.script import call_parse, Param, store_true, bool_arg
+from fastcore.script import Param, store_true, bool_arg
 
 from .core import ConfigError, TrainConfig
 from .data import DATASETS, default_data_root
@@ -34,7 +34,6 @@ def _cli_errors(fn):
     except KeyboardInterrupt as e:
         print(f"error: {e}" if str(e) else "interrupted", file=sys.stderr); sys.exit(130)
 
-@call_parse
 def uda_fetch_data(root: Param("data root (default: $UDA_DATA or ~/.cache/uda_course)", str) = None,
                    dataset: Param("mnist | fashion_mnist | folder", str) = 'mnist',
                    data_dir: Param("with --dataset folder: the folder to decode and cache",
@@ -54,7 +53,6 @@ def uda_fetch_data(root: Param("data root (default: $UDA_DATA or ~/.cache/uda_co
               f"{len(s.classes)} classes, in {Path(root or default_data_root()).expanduser()}")
     _cli_errors(main)
 
-@call_parse
 def uda_train(
     dataset: Param("mnist | fashion_mnist | folder", str) = None,
     data_dir: Param("with --dataset folder: the folder of class sub-folders (ImageFolder layout)",
@@ -183,7 +181,6 @@ def uda_train(
         if final is not None: print(json.dumps(final, indent=2)); print(f"run folder: {run_dir}")
     _cli_errors(main)
 
-@call_parse
 def uda_reproduce(
     preset: Param("quick | report | tuned | lean | fashion | smoke", str) = 'quick',
     seed: Param("one label split: its seed", int) = None,
@@ -246,7 +243,7 @@ def cli_main(name: str):
     2. Defined in lesson 12."""
     from fastcore.script import anno_parser
     fn = {'uda_train': uda_train, 'uda_reproduce': uda_reproduce,
-          'uda_fetch_data': uda_fetch_data}[name].__wrapped__
+          'uda_fetch_data': uda_fetch_data}[name]
     parser = anno_parser(fn)
     defaults = TrainConfig().to_dict() if name == 'uda_train' else {}
     # every flag says its default; a TrainConfig flag left out takes the preset's value,
