@@ -6,7 +6,7 @@ usage: python experiments/ensemble_runs.py OUT.csv RUN_DIR RUN_DIR [RUN_DIR ...]
   e.g. python experiments/ensemble_runs.py results/lean/ensemble/split0.csv \
            runs/lean-uda-seed0-run0 runs/lean-uda-seed0-run1
 
-Writes one row per run and one for the ensemble: validation and test accuracy (all 10,000 test
+Writes one row per run (its folder name) and one for the ensemble: validation and test accuracy (all 10,000 test
 images) of the EMA weights, and prints them. Refuses runs of different label splits or datasets.
 """
 import json, sys
@@ -35,7 +35,7 @@ def main(argv):
     data = load_run_data(TrainConfig.from_dict(cfgs[0]))
     probs = [ema_probs(r, data) for r in runs]
     acc = lambda p, y: float((p.argmax(1) == y).float().mean())
-    rows = [dict(run=str(r), run_seed=c.get('run_seed', 0), val_acc_ema=acc(v, data.y_val),
+    rows = [dict(run=r.name, run_seed=c.get('run_seed', 0), val_acc_ema=acc(v, data.y_val),
                  test_acc_ema=acc(t, data.y_test)) for r, c, (v, t) in zip(runs, cfgs, probs)]
     v, t = (torch.stack([p[i] for p in probs]).mean(0) for i in (0, 1))
     rows.append(dict(run=f'mean of {len(runs)} runs', run_seed=None,

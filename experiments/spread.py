@@ -59,12 +59,15 @@ def main(argv):
         'mean': 'mean over splits', 'sd_splits': 'sd over splits',
         'rerun_gap': 'largest gap, one split', 'lowest_split': 'lowest split'})
     # every split-0 run, by thread count: '0.9435, 0.9435' ('–' when none)
-    split0 = (df[df.seed == 0].assign(threads=df.threads.astype(str).replace('<NA>', '?'))
+    split0 = (df[df.seed == 0].assign(threads=df.threads.map(lambda t: '?' if pd.isna(t)
+                                                              else str(int(t))))
               .groupby(['model', 'method', 'threads'], sort=False).test_acc_ema
               .agg(lambda a: ', '.join(f'{x:.4f}' for x in a)).unstack())
-    split0.columns = [f'split 0, {t} thread{"" if t == "1" else "s"}' for t in split0.columns]
-    table = summary.merge(split0.reset_index(), on=['model', 'method'], how='left')
-    table = table.astype(object).where(table.notna(), '–')
+    split0.columns = [f'split 0, {t} thread{"" if t == "1" else "s"}' if t != '?'
+                      else 'split 0, threads not recorded' for t in split0.columns]
+    for c in ['mean over splits', 'sd over splits', 'largest gap, one split', 'lowest split']:
+        summary[c] = summary[c].map(lambda x: '–' if pd.isna(x) else f'{x:.4f}')
+    table = summary.merge(split0.reset_index(), on=['model', 'method'], how='left').fillna('–')
     tol = rerun_tolerance(df).rename(columns={'set_by': 'set by'})
     band = run_band(df, 0)[['model', 'method', 'committed', 'tolerance', 'band']].rename(
         columns={'committed': 'committed, split 0'})

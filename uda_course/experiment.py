@@ -625,7 +625,7 @@ def reference_spread(table: pd.DataFrame, preset: str, seed: int,
                                               else '–'})
     return pd.DataFrame(rows)
 
-# %% ../nbs/07_experiments.ipynb #41feb8c2
+# %% ../nbs/07_experiments.ipynb #4563ca00
 def runs_summary(ref: pd.DataFrame) -> pd.DataFrame:
     """One row per model and method of the committed runs `ref` (columns model, method, seed,
     test_acc_ema; one row per run), in `ref`'s order: `runs`, `splits`, `mean` (the mean over

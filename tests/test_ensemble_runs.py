@@ -1,0 +1,45 @@
+"""experiments/ensemble_runs.py: the mean of the softmax outputs of finished runs of one split
+(lesson 10, section 1d)."""
+import importlib.util
+from pathlib import Path
+import pandas as pd, pytest
+from uda_course.core import TrainConfig
+from uda_course.experiment import run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location('ensemble_runs',
+                                              ROOT/'experiments'/'ensemble_runs.py')
+ens = importlib.util.module_from_spec(spec); spec.loader.exec_module(ens)
+TINY = dict(model='simple', method='sup', steps=3, batch_size=8, eval_every=3, n_val=100,
+            device='cpu')
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ens')
+    for name, kw in (('a', {}), ('b', dict(run_seed=1)), ('other', dict(seed=1))):
+        run_experiment(TrainConfig(**TINY, **kw), root/name, show_progress=False)
+    return root
+
+def test_mean_of_a_run_with_itself_is_the_run(runs, tmp_path):
+    "Two copies of one run: the mean of equal probabilities is the run itself."
+    ens.main([str(tmp_path/'e.csv'), str(runs/'a'), str(runs/'a')])
+    df = pd.read_csv(tmp_path/'e.csv')
+    assert df.test_acc_ema.nunique() == 1 and df.val_acc_ema.nunique() == 1
+    assert df.run.iloc[-1] == 'mean of 2 runs'
+
+def test_mean_of_two_reruns_by_hand(runs, tmp_path):
+    "The ensemble's accuracy is that of the argmax of the mean of the two softmax outputs."
+    import torch
+    from uda_course.experiment import load_run_data
+    ens.main([str(tmp_path/'e.csv'), str(runs/'a'), str(runs/'b')])
+    df = pd.read_csv(tmp_path/'e.csv')
+    assert df.run_seed.iloc[:2].tolist() == [0, 1]
+    data = load_run_data(TrainConfig(**TINY))
+    pa, pb = (ens.ema_probs(runs/n, data)[1] for n in ('a', 'b'))
+    by_hand = float((((pa + pb) / 2).argmax(1) == data.y_test).float().mean())
+    assert df.test_acc_ema.iloc[-1] == pytest.approx(by_hand, abs=1e-12)
+
+def test_runs_of_two_splits_refused(runs, tmp_path):
+    with pytest.raises(SystemExit, match='different label splits'):
+        ens.main([str(tmp_path/'e.csv'), str(runs/'a'), str(runs/'other')])
+    assert not (tmp_path/'e.csv').exists()
