@@ -6,8 +6,9 @@ usage: python experiments/ensemble_runs.py OUT.csv RUN_DIR RUN_DIR [RUN_DIR ...]
   e.g. python experiments/ensemble_runs.py results/lean/ensemble/split0.csv \
            runs/lean-uda-seed0-run0 runs/lean-uda-seed0-run1
 
-Writes one row per run (its folder name) and one for the ensemble: validation and test accuracy (all 10,000 test
-images) of the EMA weights, and prints them. Refuses runs of different label splits or datasets.
+Writes one row per run (its folder name) and one for the ensemble: validation and test accuracy
+(all 10,000 test images) of the EMA weights, and prints them. Refuses runs of different label
+splits or datasets.
 """
 import json, sys
 from pathlib import Path

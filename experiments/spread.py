@@ -3,7 +3,8 @@ run_seed, CPU threads, test accuracy raw and EMA, training time, commit) goes to
 is `results/<preset>/spread`. OUT.md gets, as Markdown: each row's mean over splits with both
 spreads (`runs_summary`), the reruns (runs of one row on one label split) and the band a run of
 split 0 is held to (`rerun_tolerance`, `run_band`), all from lesson 07.
-`uda_reproduce --preset <preset>` prints a user's run beside OUT.csv (lesson 07, `reference_spread`).
+`uda_reproduce --preset <preset>` prints a user's run beside OUT.csv
+(lesson 07, `reference_spread`).
 
 usage: python experiments/spread.py results/PRESET/spread.csv RUNS:THREADS [RUNS:THREADS ...]
 RUNS is a run folder (config.json, final.json) or a folder of run folders, e.g.

@@ -35,7 +35,8 @@ def test_same_split_other_draws(small):
 def test_final_json_and_folder_name(tmp_path):
     """uda_train names the folder of a rerun after its run_seed, and final.json records it. Run as
     `python -m uda_course.cli`, torchrun's path (lesson 11): that once ran uda_fetch_data instead,
-    because fastcore's call_parse calls a decorated function at import when its module is __main__."""
+    because fastcore's call_parse calls a decorated function at import when its module is
+    __main__."""
     cmd = [sys.executable, '-m', 'uda_course.cli', '--preset', 'smoke', '--model', 'simple',
            '--method', 'sup', '--run_seed', '2', '--out', str(tmp_path), '--quiet',
            '--n_test', '64']
