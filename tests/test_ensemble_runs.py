@@ -43,3 +43,27 @@ def test_runs_of_two_splits_refused(runs, tmp_path):
     with pytest.raises(SystemExit, match='different label splits'):
         ens.main([str(tmp_path/'e.csv'), str(runs/'a'), str(runs/'other')])
     assert not (tmp_path/'e.csv').exists()
+
+
+# ---------------------------------------------------------------- experiments/agreement.py
+spec_ag = importlib.util.spec_from_file_location('agreement', ROOT/'experiments'/'agreement.py')
+ag = importlib.util.module_from_spec(spec_ag); spec_ag.loader.exec_module(ag)
+
+def test_count_by_hand():
+    "4 images, 3 confident; of those, the second is wrong."
+    import torch
+    conf = torch.tensor([True, True, True, False])
+    out = ag.count(conf, torch.tensor([1, 2, 3, 0]), torch.tensor([1, 5, 3, 9]), 'x')
+    assert (out['confident'], out['wrong_confident'], out['images']) == (3, 1, 4)
+
+def test_pair_keeps_only_shared_confident_targets(runs, tmp_path):
+    "A run paired with itself keeps exactly its own confident targets; a pair never keeps more."
+    ag.main([str(tmp_path/'a.csv'), str(runs/'a'), str(runs/'a'), '--beta', '0.1'])
+    same = pd.read_csv(tmp_path/'a.csv')
+    assert same.confident.nunique() == 1 and same.wrong_confident.nunique() == 1
+    ag.main([str(tmp_path/'b.csv'), str(runs/'a'), str(runs/'b'), '--beta', '0.1'])
+    pair = pd.read_csv(tmp_path/'b.csv')
+    assert pair.confident.iloc[2] <= pair.confident.iloc[:2].min()
+    assert pair.wrong_confident.iloc[2] <= pair.wrong_confident.iloc[:2].min()
+    with pytest.raises(SystemExit, match='different label splits'):
+        ag.main([str(tmp_path/'c.csv'), str(runs/'a'), str(runs/'other')])
