@@ -11,20 +11,16 @@ For each run alone and for the pair, over all unlabeled images of the split: how
 targets (largest softmax probability of the EMA network above β), and how many of them are wrong.
 The pair's target counts only where both runs are confident and give the same digit.
 """
-import json, sys
+import sys
 from pathlib import Path
 import pandas as pd, torch
-from uda_course.core import TrainConfig
-from uda_course.experiment import load_run_data, make_model
 from uda_course.train import predict
+from ensemble_runs import ema_network, one_split      # experiments/, beside this script
 
 
 def unlabeled_probs(run_dir: Path, data) -> torch.Tensor:
     "Softmax float32 (N, K) of the run's EMA network on the unlabeled images."
-    cfg = TrainConfig.from_dict(json.loads((run_dir/'config.json').read_text())['config'])
-    model = make_model(cfg.model, data=data)
-    model.load_state_dict(torch.load(run_dir/'model.pt', weights_only=True)['ema'])
-    return predict(model, data.x_unlabeled).softmax(1)
+    return predict(ema_network(run_dir, data), data.x_unlabeled).softmax(1)
 
 
 def count(conf: torch.Tensor, pred: torch.Tensor, y: torch.Tensor, what: str) -> dict:
@@ -38,10 +34,7 @@ def main(argv):
     argv = [a for i, a in enumerate(argv) if a != '--beta' and argv[i - 1:i] != ['--beta']]
     if len(argv) != 3: sys.exit(__doc__)
     out, runs = Path(argv[0]), [Path(a) for a in argv[1:]]
-    cfgs = [json.loads((r/'config.json').read_text())['config'] for r in runs]
-    if len({(c['dataset'], c['seed'], c['n_labeled'], c['n_val']) for c in cfgs}) != 1:
-        sys.exit("error: the runs come from different label splits or datasets")
-    data = load_run_data(TrainConfig.from_dict(cfgs[0]))
+    cfgs, data = one_split(runs)
     y = data.y_unlabeled_hidden
     (pa, a), (pb, b) = (unlabeled_probs(r, data).max(1) for r in runs)
     rows = [count(pa > beta, a, y, runs[0].name), count(pb > beta, b, y, runs[1].name),

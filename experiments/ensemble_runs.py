@@ -18,22 +18,33 @@ from uda_course.experiment import load_run_data, make_model
 from uda_course.train import predict
 
 
-def ema_probs(run_dir: Path, data) -> tuple:
-    "Softmax float32 (N, K) of the run's EMA network on the validation and the test images."
+def ema_network(run_dir: Path, data) -> torch.nn.Module:
+    "The run's EMA network, rebuilt from its config.json and model.pt."
     cfg = TrainConfig.from_dict(json.loads((run_dir/'config.json').read_text())['config'])
     model = make_model(cfg.model, data=data)
     model.load_state_dict(torch.load(run_dir/'model.pt', weights_only=True)['ema'])
+    return model
+
+
+def one_split(runs: list) -> tuple:
+    "The runs' configs (dicts) and their split's data; exits when the runs' splits differ."
+    cfgs = [json.loads((r/'config.json').read_text())['config'] for r in runs]
+    keys = {(c['dataset'], c['seed'], c['n_labeled'], c['n_val']) for c in cfgs}
+    if len(keys) != 1:
+        sys.exit(f"error: the runs come from different label splits or datasets: {sorted(keys)}")
+    return cfgs, load_run_data(TrainConfig.from_dict(cfgs[0]))
+
+
+def ema_probs(run_dir: Path, data) -> tuple:
+    "Softmax float32 (N, K) of the run's EMA network on the validation and the test images."
+    model = ema_network(run_dir, data)
     return tuple(predict(model, x).softmax(1) for x in (data.x_val, data.x_test))
 
 
 def main(argv):
     if len(argv) < 3: sys.exit(__doc__)
     out, runs = Path(argv[0]), [Path(a) for a in argv[1:]]
-    cfgs = [json.loads((r/'config.json').read_text())['config'] for r in runs]
-    keys = {(c['dataset'], c['seed'], c['n_labeled'], c['n_val']) for c in cfgs}
-    if len(keys) != 1:
-        sys.exit(f"error: the runs come from different label splits or datasets: {sorted(keys)}")
-    data = load_run_data(TrainConfig.from_dict(cfgs[0]))
+    cfgs, data = one_split(runs)
     probs = [ema_probs(r, data) for r in runs]
     acc = lambda p, y: float((p.argmax(1) == y).float().mean())
     rows = [dict(run=r.name, run_seed=c.get('run_seed', 0), val_acc_ema=acc(v, data.y_val),

@@ -1,12 +1,13 @@
 """experiments/ensemble_runs.py: the mean of the softmax outputs of finished runs of one split
 (lesson 10, section 1d)."""
-import importlib.util
+import importlib.util, sys
 from pathlib import Path
 import pandas as pd, pytest
 from uda_course.core import TrainConfig
 from uda_course.experiment import run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/'experiments'))      # agreement.py imports ensemble_runs beside it
 spec = importlib.util.spec_from_file_location('ensemble_runs',
                                               ROOT/'experiments'/'ensemble_runs.py')
 ens = importlib.util.module_from_spec(spec); spec.loader.exec_module(ens)
