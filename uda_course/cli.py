@@ -100,7 +100,10 @@ def uda_train(
     elastic_p: Param("probability of the elastic distortion per strong view", float) = None,
     labeled_aug: Param("labeled batch augmentation: weak | strong", str) = None,
     hflip: Param("flip half the weak and strong views left-right (True/False)", bool_arg) = None,
-    teacher: Param("weights the target comes from: live | ema (Mean Teacher)", str) = None,
+    teacher: Param("weights the target comes from: live | ema (Mean Teacher) | "
+                   "agree (co-training, with --peer_model)", str) = None,
+    peer_model: Param("co-training: a second network (simple | best | lean) trained beside "
+                      "--model, with --teacher agree (lesson 05a)", str) = None,
     labeled_in_unlabeled: Param("labeled images also in the unlabeled pool (True/False)",
                                 bool_arg) = None,
     ema_decay: Param("EMA decay (0 = off)", float) = None,
@@ -162,7 +165,8 @@ def uda_train(
                                      or name in ('.', '..')):
                 raise ConfigError(f"--name {name!r} must be a plain folder name (no '/', no '..'); "
                                   f"it is created inside --out {out}")
-            run_dir = Path(out)/(name or f"{cfg.model}-{cfg.method}-seed{cfg.seed}"
+            nets = cfg.model + (f"+{cfg.peer_model}" if cfg.peer_model else '')
+            run_dir = Path(out)/(name or f"{nets}-{cfg.method}-seed{cfg.seed}"
                                  + (f"-run{cfg.run_seed}" if cfg.run_seed else ''))
         data, cbs = None, [TensorBoard(run_dir/'tensorboard')] if tensorboard else []
         if diagnostics and cfg.method == 'uda':

@@ -68,7 +68,7 @@ MODELS = ('simple', 'best', 'lean')
 METHODS = ('sup', 'uda')
 TSA_SCHEDULES = ('none', 'linear', 'exp', 'log')
 TEACHER_VIEWS = ('clean', 'weak')
-TEACHERS = ('live', 'ema')
+TEACHERS = ('live', 'ema', 'agree')
 BETA_MODES = ('fixed', 'freematch')
 LABELED_AUGS = ('weak', 'strong')
 OPTIMIZERS = ('sgd', 'adam')
@@ -136,8 +136,12 @@ class TrainConfig:
     hflip: bool = False
     # augmentation of the labeled batch: 'weak' | 'strong' (the unlabeled strong view's)
     labeled_aug: str = 'weak'
-    # the weights the target comes from: 'live' (UDA) | 'ema' (Mean Teacher; ema_decay > 0)
+    # the weights the target comes from: 'live' (UDA) | 'ema' (Mean Teacher; ema_decay > 0) |
+    # 'agree' (co-training: the EMA of two networks, kept where both agree; lesson 05a)
     teacher: str = 'live'
+    # co-training: a second network ('simple' | 'best' | 'lean') trained beside `model`, with
+    # teacher 'agree' ('' = one network)
+    peer_model: str = ''
     # the labeled images also join the unlabeled pool (FixMatch's convention)
     labeled_in_unlabeled: bool = False
     ema_decay: float = 0.99       # EMA of the weights (0 = off)
@@ -235,12 +239,25 @@ class TrainConfig:
                 f"got {self.elastic_alpha}")
         if not 0 <= self.elastic_p <= 1:
             bad(f"elastic_p must lie in [0, 1] (a probability), got {self.elastic_p}")
-        if self.teacher == 'ema' and self.ema_decay == 0:
-            bad("teacher 'ema' takes its targets from the EMA of the weights, but ema_decay is 0; "
-                "set ema_decay (e.g. 0.99) or teacher 'live'")
-        if self.teacher == 'ema' and self.ent_min > 0:
-            bad("ent_min needs the gradient of the clean predictions, which teacher 'ema' does "
-                "not give; set ent_min 0 or teacher 'live'")
+        if self.teacher != 'live' and self.ema_decay == 0:
+            bad(f"teacher {self.teacher!r} takes its targets from the EMA of the weights, but "
+                "ema_decay is 0; set ema_decay (e.g. 0.99) or teacher 'live'")
+        if self.teacher != 'live' and self.ent_min > 0:
+            bad("ent_min needs the gradient of the clean predictions, which teacher "
+                f"{self.teacher!r} does not give; set ent_min 0 or teacher 'live'")
+        if self.peer_model not in ('', *MODELS):
+            bad(f"unknown peer_model {self.peer_model!r}; choose one of {', '.join(MODELS)}, "
+                "or '' for one network")
+        if (self.teacher == 'agree') != bool(self.peer_model):
+            bad("co-training needs both teacher 'agree' and a peer_model (lesson 05a); "
+                "pass both, or neither")
+        if self.peer_model and self.method != 'uda':
+            bad("peer_model trains two networks on agreed targets, which needs method 'uda'; "
+                "drop --peer_model or pass --method uda")
+        if self.teacher == 'agree' and (self.beta_mode != 'fixed' or self.beta < 0.5):
+            bad("teacher 'agree' makes a uniform target where the networks disagree, and only a "
+                "fixed β ≥ 0.5 masks it; pass --beta_mode fixed and --beta 0.5 or more, "
+                f"not {self.beta_mode} / {self.beta}")
         if not isinstance(self.labeled_in_unlabeled, bool):
             bad(f"labeled_in_unlabeled must be True or False, got {self.labeled_in_unlabeled!r}")
         if not isinstance(self.sample_magnitude, bool):

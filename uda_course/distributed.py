@@ -15,8 +15,8 @@ from .core import ConfigError, TrainConfig, get_device
 from .data import load_ssl_data
 from .train import Callback, check_step_memory, fit
 from .checkpoint import Checkpointer, Resume, TrainingInterrupted, stop_on_sigint
-from .experiment import (STEP_FNS, _check_n_test, load_run_data, make_model, open_run,
-                                   run_experiment)
+from .experiment import (_check_n_test, load_run_data, make_run_model, open_run,
+                                   run_experiment, run_step_fn)
 
 
 # %% auto #0
@@ -37,7 +37,8 @@ def check_launch(cfg: TrainConfig, world_size: int, device=None):
     `cfg.batch_size` or, for UDA, the global unlabeled batch `cfg.unsup_batch_size` does not
     divide among `world_size` processes, when a CUDA launch has more processes per machine than
     GPUs, or when `cfg.compile` is set with more than one process (the compiled model would be
-    replaced by `ShardedDDP`). Defined in lesson 11."""
+    replaced by `ShardedDDP`) or `cfg.peer_model` (co-training calls each network directly, so
+    `ShardedDDP` would not average its gradients). Defined in lesson 11."""
     n = world_size
     if cfg.batch_size % n:
         raise ConfigError(f"--batch_size {cfg.batch_size} is the global labeled batch and does not "
@@ -51,6 +52,9 @@ def check_launch(cfg: TrainConfig, world_size: int, device=None):
     if cfg.compile and n > 1:
         raise ConfigError(f"--compile runs in one process only: under {n} processes the step model "
                           f"is ShardedDDP, uncompiled; drop --compile or launch one process")
+    if cfg.peer_model and n > 1:
+        raise ConfigError(f"co-training (--peer_model) runs in one process only: its step calls "
+                          f"each network directly, outside ShardedDDP; launch one process")
     on_cuda = device is not None and torch.device(device).type == 'cuda'
     if on_cuda and int(os.environ.get('LOCAL_WORLD_SIZE', n)) > torch.cuda.device_count():
         raise ConfigError(f"{os.environ.get('LOCAL_WORLD_SIZE', n)} processes on this machine but "
@@ -179,7 +183,7 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
         check_launch(cfg, world, device); _check_n_test(n_test)
         ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
         if data is None: data = load_run_data(cfg, data_root)
-        check_step_memory(make_model(cfg.model, cfg.train_seed, data), cfg, device, data.nbytes())
+        check_step_memory(make_run_model(cfg, data), cfg, device, data.nbytes())
     except ConfigError:
         if rank == 0: raise
         sys.exit(2)
@@ -192,7 +196,7 @@ def train_distributed(cfg: TrainConfig, run_dir, data=None, data_root=None, over
                                   allow_config_change=allow_config_change,
                                   cbs=[DistributedTraining(), *cbs], n_test=n_test)
         resumed = [Resume(ckpt, run_dir)] if ckpt else []
-        try: fit(make_model(cfg.model, cfg.train_seed, data), data, cfg, STEP_FNS[cfg.method],
+        try: fit(make_run_model(cfg, data), data, cfg, run_step_fn(cfg),
                  cbs=[DistributedTraining(), *resumed], device=device, show_progress=False)
         # rank 0 says where the checkpoint is
         except TrainingInterrupted: sys.exit(130)

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['MODEL_CLASSES', 'STEP_FNS', 'REPORT_ACCURACY', 'PRESETS', 'RUN_LOGS', 'PRESET_SEEDS', 'REFERENCE_RESULTS',
-           'make_model', 'load_run_data', 'preset_configs', 'environment_info', 'prepare_run_dir', 'LiveCSV',
-           'TensorBoard', 'finished', 'open_run', 'train_run', 'evaluate_run', 'save_run', 'run_experiment',
-           'collect_runs', 'results_table', 'split_folder', 'splits_summary', 'reproduce', 'seeds_table',
-           'reproduce_seeds', 'committed_runs', 'rerun_tolerance', 'run_band', 'reference_spread', 'runs_summary']
+           'make_model', 'make_run_model', 'run_step_fn', 'load_run_data', 'preset_configs', 'environment_info',
+           'prepare_run_dir', 'LiveCSV', 'TensorBoard', 'finished', 'open_run', 'train_run', 'evaluate_run', 'save_run',
+           'run_experiment', 'collect_runs', 'results_table', 'split_folder', 'splits_summary', 'reproduce',
+           'seeds_table', 'reproduce_seeds', 'committed_runs', 'rerun_tolerance', 'run_band', 'reference_spread',
+           'runs_summary']
 
 # %% ../nbs/07_experiments.ipynb #9d2045b9
 import json, os, platform, sys, time
@@ -22,6 +23,7 @@ from sklearn.metrics import accuracy_score
 from .core import ConfigError, TrainConfig, get_device
 from .data import SSLData, load_ssl_data
 from . import variants as _variants   # lesson 05a: adds its parts to the UDA step
+from .variants import ModelPair, cotrain_step
 from . import folder as _folder   # lesson 01b: registers the 'folder' dataset
 from .train import (Callback, SimpleCNN, check_step_memory, fit, accuracy, predict,
                               plot_history, plot_confusion, classification_table)
@@ -51,6 +53,20 @@ def make_model(name: str, seed: int = 0, data: SSLData | None = None) -> torch.n
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return MODEL_CLASSES[name](**kw)
+
+def make_run_model(cfg: TrainConfig, data: SSLData | None = None) -> torch.nn.Module:
+    """The model a run of `cfg` trains: `make_model(cfg.model, cfg.train_seed, data)`, or with a
+    `cfg.peer_model` a `ModelPair` (lesson 05a) of it and the peer, whose weights are drawn from
+    `cfg.train_seed + 500`. Raises what `make_model` raises. Defined in lesson 07."""
+    model = make_model(cfg.model, cfg.train_seed, data)
+    if not cfg.peer_model: return model
+    # another seed than the first network's, and than any split's first run below split 500
+    return ModelPair(model, make_model(cfg.peer_model, cfg.train_seed + 500, data))
+
+def run_step_fn(cfg: TrainConfig):
+    """The step a run of `cfg` trains with: `cotrain_step` (lesson 05a) with a `cfg.peer_model`,
+    else `STEP_FNS[cfg.method]`. Defined in lesson 07."""
+    return cotrain_step if cfg.peer_model else STEP_FNS[cfg.method]
 
 def load_run_data(cfg: TrainConfig, data_root=None) -> SSLData:
     """`load_ssl_data` for the dataset and label split that `cfg` names (`dataset`, `data_dir`,
@@ -241,7 +257,7 @@ RUN_LOGS = ('checkpoint.pt', 'diagnostics.csv', 'confusions.csv', 'reliability.c
 def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dict | None = None,
               device=None, show_progress: bool = True, cbs=()) -> tuple:
     """Write `config.json` (config, step function, environment, resumed step), then train a fresh
-    `make_model(cfg.model, cfg.train_seed)` with `fit`, `LiveCSV(run_dir/'metrics.live.csv')`,
+    `make_run_model(cfg, data)` with `fit`, `LiveCSV(run_dir/'metrics.live.csv')`,
     `Checkpointer(run_dir/'checkpoint.pt')`, `Resume(ckpt)` when given, and `cbs`. A new run first
     deletes the `RUN_LOGS` of an earlier one. Returns `(history, model, ema, wall_s)`; Ctrl-C raises
     `TrainingInterrupted` with the command that continues the run. Defined in lesson 07."""
@@ -251,7 +267,7 @@ def train_run(cfg: TrainConfig, run_dir: Path, data: SSLData, step_fn, ckpt: dic
     _write_json(run_dir/'config.json', dict(config=cfg.to_dict(), step_fn=step_fn.__name__,
                                             environment=environment_info(device),
                                             resumed_from_step=ckpt['step'] if ckpt else None))
-    model, ckpt_path = make_model(cfg.model, cfg.train_seed, data), run_dir/'checkpoint.pt'
+    model, ckpt_path = make_run_model(cfg, data), run_dir/'checkpoint.pt'
     t0 = time.time() - (ckpt['history'][-1]['time_s'] if ckpt and ckpt['history'] else 0)
     own = [LiveCSV(run_dir/'metrics.live.csv'), Checkpointer(ckpt_path),
            *([Resume(ckpt, ckpt_path)] if ckpt else [])]
@@ -267,7 +283,9 @@ def evaluate_run(cfg: TrainConfig, history, model, ema, data: SSLData, step_fn, 
     """Final metrics dict (test accuracy on all test images of `data`, raw and EMA, from one pass of
     each model; last validation accuracy; wall time; `steps` trained) and the test predictions int64
     (N,) of the reported model (the EMA when there is one). A run that a callback cancelled
-    (`CancelFit`) also says `cancelled: true` and `steps_planned`. Defined in lesson 07."""
+    (`CancelFit`) also says `cancelled: true` and `steps_planned`; a co-training run (lesson 05a)
+    gives each EMA network's own test accuracy, `nets_test_acc_ema`, beside the pair's.
+    Defined in lesson 07."""
     y = data.y_test.cpu().numpy()
     # one pass per model
     pred = {k: predict(m, data.x_test).argmax(1) for k, m in (('raw', model), ('ema', ema))
@@ -284,6 +302,10 @@ def evaluate_run(cfg: TrainConfig, history, model, ema, data: SSLData, step_fn, 
                  val_acc_ema=(float(history.val_acc_ema.dropna().iloc[-1])
                               if 'val_acc_ema' in history else None),
                  train_wall_s=round(wall_s, 1), device=str(device))
+    if cfg.peer_model and ema is not None:         # co-training: each network on its own too
+        final['nets'] = [cfg.model, cfg.peer_model]
+        final['nets_test_acc_ema'] = [float(accuracy_score(y, predict(n, data.x_test).argmax(1)))
+                                      for n in ema.nets]
     # an early, normal end
     if trained < cfg.steps: final.update(cancelled=True, steps_planned=cfg.steps)
     return final, pred['ema' if ema is not None else 'raw']
@@ -324,7 +346,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     """Train `cfg` and write the run folder `run_dir` (see the table above): `open_run`, then the
     data and the memory check, then `train_run`, `evaluate_run`, `save_run`. `data` (an `SSLData`
     for the same split) skips loading. `resume` continues the unfinished run in `run_dir` from its
-    `checkpoint.pt`. `step_fn` replaces `STEP_FNS[cfg.method]` (e.g. a report-defect step of lesson
+    `checkpoint.pt`. `step_fn` replaces `run_step_fn(cfg)` (e.g. a report-defect step of lesson
     08); its name is recorded in `config.json` and `final.json`. `cbs` are more callbacks for `fit`
     (lesson 09's `Diagnostics`; `bench/time_to_accuracy.py`'s test curve, which is not used to
     choose anything). `n_test` evaluates on the first `n_test` test images only, a shortcut for
@@ -333,7 +355,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
     one). Raises `ConfigError` before any training, and before creating the folder, on a bad device,
     split, data or a step too big for memory, and whatever `open_run` refuses. Defined in lesson 07.
     """
-    device, step_fn = get_device(cfg.device), step_fn or STEP_FNS[cfg.method]
+    device, step_fn = get_device(cfg.device), step_fn or run_step_fn(cfg)
     _check_n_test(n_test)
     ckpt = open_run(cfg, run_dir, overwrite, resume, allow_config_change)
     # bad split/data: refused before any folder exists
@@ -342,7 +364,7 @@ def run_experiment(cfg: TrainConfig, run_dir, data: Optional[SSLData] = None, da
         raise ConfigError(f"the data passed is {data.name!r} but the config says "
                           f"dataset={cfg.dataset!r}; make them agree")
     # also refuses 'best' on non-MNIST shapes
-    check_step_memory(make_model(cfg.model, cfg.train_seed, data), cfg, device, data.nbytes())
+    check_step_memory(make_run_model(cfg, data), cfg, device, data.nbytes())
     run_dir = prepare_run_dir(run_dir, overwrite or resume)
     (run_dir/'final.json').unlink(missing_ok=True)
     history, model, ema, wall = train_run(cfg, run_dir, data, step_fn, ckpt, device, show_progress,

@@ -280,8 +280,9 @@ def fit(model: nn.Module, data: SSLData, cfg: TrainConfig, step_fn=labeled_step,
             il = run.parts['labeled_sampler'].next().to(device)
             xu = (run.pool[run.parts['unlabeled_sampler'].next().to(device)]
                   if cfg.method == 'uda' else None)
-            teacher = (dict(teacher=run.ema.module)                    # Mean Teacher (lesson 09)
-                       if cfg.teacher == 'ema' and cfg.method == 'uda' else {})
+            # Mean Teacher and co-training (lesson 05a) take their targets from the EMA
+            teacher = (dict(teacher=run.ema.module)
+                       if cfg.teacher != 'live' and cfg.method == 'uda' else {})
             # bf16 forward passes; losses reduce in float32
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
                 run.loss, run.logs = step_fn(run.step_model, run.data.x_labeled[il],
