@@ -17,8 +17,9 @@ TINY = dict(model='simple', method='sup', steps=3, batch_size=8, eval_every=3, n
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp('ens')
-    for name, kw in (('a', {}), ('b', dict(run_seed=1)), ('other', dict(seed=1))):
-        run_experiment(TrainConfig(**TINY, **kw), root/name, show_progress=False)
+    pair = dict(method='uda', teacher='agree', peer_model='simple')
+    for name, kw in (('a', {}), ('b', dict(run_seed=1)), ('other', dict(seed=1)), ('pair', pair)):
+        run_experiment(TrainConfig(**{**TINY, **kw}), root/name, show_progress=False)
     return root
 
 def test_mean_of_a_run_with_itself_is_the_run(runs, tmp_path):
@@ -36,7 +37,7 @@ def test_mean_of_two_reruns_by_hand(runs, tmp_path):
     df = pd.read_csv(tmp_path/'e.csv')
     assert df.run_seed.iloc[:2].tolist() == [0, 1]
     data = load_run_data(TrainConfig(**TINY))
-    pa, pb = (ens.ema_probs(runs/n, data)[1] for n in ('a', 'b'))
+    pa, pb = (ens.ema_probs(ens.ema_network(runs/n, data), data)[1] for n in ('a', 'b'))
     by_hand = float((((pa + pb) / 2).argmax(1) == data.y_test).float().mean())
     assert df.test_acc_ema.iloc[-1] == pytest.approx(by_hand, abs=1e-12)
 
@@ -68,3 +69,25 @@ def test_pair_keeps_only_shared_confident_targets(runs, tmp_path):
     assert pair.wrong_confident.iloc[2] <= pair.wrong_confident.iloc[:2].min()
     with pytest.raises(SystemExit, match='different label splits'):
         ag.main([str(tmp_path/'c.csv'), str(runs/'a'), str(runs/'other')])
+
+
+def test_a_cotraining_run_and_its_networks(runs, tmp_path):
+    """A co-training run gets a row for the pair and one per network; the pair's row is the
+    argmax of the mean of its networks' softmax outputs, as `ModelPair` predicts."""
+    import torch
+    from uda_course.experiment import load_run_data
+    ens.main([str(tmp_path/'p.csv'), str(runs/'pair')])
+    df = pd.read_csv(tmp_path/'p.csv')
+    assert df.run.tolist() == ['pair', 'pair net 0 (simple)', 'pair net 1 (simple)']
+    data = load_run_data(TrainConfig(**TINY))
+    nets = ens.ema_network(runs/'pair', data).nets
+    pa, pb = (ens.ema_probs(n, data)[1] for n in nets)
+    by_hand = float((((pa + pb) / 2).argmax(1) == data.y_test).float().mean())
+    assert df.test_acc_ema.iloc[0] == pytest.approx(by_hand, abs=1e-12)
+
+def test_agreement_of_a_cotraining_run(runs, tmp_path):
+    "One co-training run: its two networks are the pair; the agreed targets never outnumber either."
+    ag.main([str(tmp_path/'g.csv'), str(runs/'pair'), '--beta', '0.1'])
+    df = pd.read_csv(tmp_path/'g.csv')
+    assert df.targets.iloc[:2].tolist() == ['pair net 0 (simple)', 'pair net 1 (simple)']
+    assert df.confident.iloc[2] <= df.confident.iloc[:2].min()

@@ -112,6 +112,14 @@ PRESETS = {
                               sample_magnitude=True, cutout=0, randaug_pool='geometric',
                               teacher='ema', eval_every=500),
     },
+    # co-training: two LeanCNNs, each taught where both EMA networks agree (lesson 05a); chosen
+    # over the mean of two `lean` runs on the validation sets of splits 0 and 1 (lesson 10)
+    'lean_pair': {
+        ('lean', 'sup'): dict(steps=5000, lr=0.05, batch_size=32, eval_every=500),
+        ('lean', 'uda'): dict(steps=5000, lr=0.05, batch_size=32, unsup_ratio=2, randaug_m=10,
+                              sample_magnitude=True, cutout=0, randaug_pool='geometric',
+                              teacher='agree', peer_model='lean', eval_every=500),
+    },
     # Fashion-MNIST, LeanCNN; each change from uda_train's defaults chosen on validation (lesson 13)
     'fashion': {
         ('lean', 'sup'): dict(dataset='fashion_mnist', steps=3000, lr=0.05, batch_size=32,
@@ -486,7 +494,8 @@ def reproduce(preset: str = 'quick', out='runs', seed: int = 0, data_root=None,
 
 # %% ../nbs/07_experiments.ipynb #515ed5ae
 # default number of label splits per preset
-PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5, 'tuned': 5, 'lean': 5, 'fashion': 5}
+PRESET_SEEDS = {'quick': 1, 'smoke': 1, 'report': 5, 'tuned': 5, 'lean': 5, 'lean_pair': 5,
+                'fashion': 5}
 
 def seeds_table(per_seed: dict) -> pd.DataFrame:
     """Mean ± std over label splits of per-split results tables (`{seed: table}` from `reproduce`):
