@@ -83,8 +83,8 @@ def target_diagnostics(model: torch.nn.Module, x: torch.Tensor, y_hidden: torch.
 # %% ../nbs/09_confirmation_bias.ipynb #53544a39
 class Diagnostics(Callback):
     """A `fit` callback that, after each validation (`after_eval`), appends `target_diagnostics` of
-    the targets' model (the EMA when `cfg.teacher` is not 'live', else the live model; for co-training
-    the EMA pair's mean prediction, so agreement is not required) on `n_images`
+    the targets' model (the EMA when `cfg.teacher` is not 'live', else the live model; for
+    co-training the EMA pair's mean prediction, so agreement is not required) on `n_images`
     unlabeled images (a fixed sample drawn with `seed`) to `run_dir/diagnostics.csv` (one row per
     evaluation, with `step`), `run_dir/confusions.csv` (`step`, `true`, `target`, `count`) and
     `run_dir/reliability.csv` (`step` and the 15 bins of `reliability_table` for the raw
@@ -100,7 +100,8 @@ class Diagnostics(Callback):
         self.x, self.y = data.x_unlabeled[idx], data.y_unlabeled_hidden[idx]
         self.cfg, self.run_dir = cfg, Path(run_dir)
     def after_eval(self, run):
-        teacher = run.ema.module if self.cfg.teacher != 'live' and run.ema is not None else run.model
+        on_ema = self.cfg.teacher != 'live' and run.ema is not None
+        teacher = run.ema.module if on_ema else run.model
         x = self.x.to(next(teacher.parameters()).device)
         d, pairs, rel = target_diagnostics(teacher, x, self.y, self.cfg, return_reliability=True)
         step = run.row['step']

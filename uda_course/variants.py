@@ -109,15 +109,17 @@ def agreeing_teachers(model, teacher, x_lab, x_teacher, x_aug):
     views go through `model`, one network of the pair, in one forward pass. Images uint8 (B, C, H,
     W) and (μB, C, H, W). The second network of a step asking about the same `x_teacher` object gets
     the same target without a second pass. Returns float (B, K), (μB, K), (μB, K). Raises
-    ValueError when `teacher` is not a pair (`fit` passes the EMA of the pair). Defined in lesson 05a."""
+    ValueError when `teacher` is not a pair (`fit` passes the EMA of the pair).
+    Defined in lesson 05a."""
     if not hasattr(teacher, 'agreed_logits'):
         raise ValueError("teacher='agree' needs the EMA of a ModelPair as `teacher`; "
                          "train with peer_model set, which builds the pair")
     # both networks of one step ask about the same images: compute the target once
     memo = getattr(teacher, '_agreed', None)
     if memo is None or memo[0] is not x_teacher:
-        with torch.no_grad(): teacher._agreed = (x_teacher, teacher.eval().agreed_logits(x_teacher))
-    logits_orig = teacher._agreed[1]
+        with torch.no_grad(): memo = (x_teacher, teacher.eval().agreed_logits(x_teacher))
+        teacher._agreed = memo
+    logits_orig = memo[1]
     logits_l, logits_aug = forward_views(model, x_lab, x_aug)
     return logits_l, logits_orig, logits_aug
 
