@@ -53,8 +53,10 @@ def main(argv):
     rows = []
     for r, c, n, (v, t) in zip(runs, cfgs, nets, probs):
         rows.append(row(r.name, c.get('run_seed', 0), v, t))
-        for i, (net, kind) in enumerate(zip(getattr(n, 'nets', []), (c['model'], c.get('peer_model')))):
-            rows.append(row(f'{r.name} net {i} ({kind})', c.get('run_seed', 0), *ema_probs(net, data)))
+        kinds = (c['model'], c.get('peer_model'))
+        for i, (net, kind) in enumerate(zip(getattr(n, 'nets', []), kinds)):
+            rows.append(row(f'{r.name} net {i} ({kind})', c.get('run_seed', 0),
+                            *ema_probs(net, data)))
     if len(runs) > 1:
         v, t = (torch.stack([p[i] for p in probs]).mean(0) for i in (0, 1))
         rows.append(row(f'mean of {len(runs)} runs', None, v, t))

@@ -1,6 +1,7 @@
 """Co-training (lesson 05a: `ModelPair`, the 'agree' teacher, `cotrain_step`; lesson 07's
 `make_run_model` and `run_step_fn`; lesson 11's refusal; lesson 12's `--peer_model`)."""
-import json, math, subprocess, sys
+import json, math, os, subprocess, sys
+from pathlib import Path
 import pandas as pd, pytest, torch
 from torch import nn
 from uda_course.core import ConfigError, TrainConfig
@@ -33,7 +34,7 @@ def test_agreed_logits_by_hand():
                                                             (1 / (e**2 + 1) + e / (e + 1)) / 2]))
 
 def test_disagreement_teaches_nothing():
-    "Where the EMA networks disagree, the consistency loss of that image is 0 whatever the student says."
+    "Where the EMA networks disagree, that image's consistency loss is 0 whatever the student says."
     teacher = ModelPair(Fixed([[3., 0.], [3., 0.]]), Fixed([[3., 0.], [0., 3.]]))
     target, mask = uda_target(teacher.agreed_logits(None), 0.4, 0.8)
     student = torch.tensor([[0., 5.], [5., -5.]])
@@ -149,3 +150,14 @@ def test_cli_folder_name_and_refusal(tmp_path):
                    capture_output=True)
     final = json.loads((tmp_path/'simple+simple-uda-seed0'/'final.json').read_text())
     assert final['nets'] == ['simple', 'simple']
+
+def test_step_bench_writes_its_table(tmp_path):
+    "bench/bench_cotrain.py runs both presets' steps and writes one row each, lean's ratio 1.00."
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path/'step.md'
+    subprocess.run([sys.executable, str(root/'bench'/'bench_cotrain.py'), '--repeats', '1',
+                    '--out', str(out)], check=True, capture_output=True, cwd=root,
+                   env={**os.environ, 'PYTHONPATH': str(root)})
+    rows = [l for l in out.read_text().splitlines() if l.startswith('| `')]
+    assert [r.split('|')[2].strip() for r in rows] == ['`uda_step`', '`cotrain_step`']
+    assert rows[0].rstrip(' |').endswith('1.00')

@@ -59,3 +59,18 @@ def test_mean_teacher_without_teacher_is_refused():
 def test_unknown_part_names_the_lesson_that_adds_parts():
     with pytest.raises(ConfigError, match=r"teacher='nobody'.*lesson 05a"):
         step_part(SimpleNamespace(teacher='nobody'), 'teacher')
+
+
+def test_exercise_4_agreement_by_hand():
+    """Both say class 0: the target is the mean (0.65, 0.35), kept at β = 0.6, masked at 0.8. With
+    (0.4, 0.6) they disagree: the target is uniform, (0.5, 0.5), masked at any β ≥ 0.5."""
+    from uda_course.uda import uda_target
+    class Fixed(nn.Module):
+        def __init__(self, p): super().__init__(); self.register_buffer('z', torch.tensor([p]).log())
+        def forward(self, x): return self.z
+    agree = variants.ModelPair(Fixed([0.7, 0.3]), Fixed([0.6, 0.4])).agreed_logits(None)
+    assert agree.softmax(1)[0].tolist() == pytest.approx([0.65, 0.35])
+    assert [bool(uda_target(agree, 1.0, b)[1]) for b in (0.8, 0.6)] == [False, True]
+    split = variants.ModelPair(Fixed([0.7, 0.3]), Fixed([0.4, 0.6])).agreed_logits(None)
+    assert split.softmax(1)[0].tolist() == pytest.approx([0.5, 0.5])
+    assert not bool(uda_target(split, 1.0, 0.5)[1])
