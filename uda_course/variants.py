@@ -90,15 +90,19 @@ class ModelPair(nn.Module):
         self.nets = nn.ModuleList([net_a, net_b])
         self.input_shape = getattr(net_a, 'input_shape', None)
 
-    def forward(self, x):
-        logp = torch.stack([net(x).float().log_softmax(1) for net in self.nets])
-        return logp.logsumexp(0) - math.log(2)        # log of the mean probability
+    @staticmethod
+    def mean_logits(za, zb):
+        "Log of the mean of softmax(za) and softmax(zb), float32 (B, K)."
+        logp = torch.stack([za.float().log_softmax(1), zb.float().log_softmax(1)])
+        return logp.logsumexp(0) - math.log(2)
+
+    def forward(self, x): return self.mean_logits(*(net(x) for net in self.nets))
 
     def agreed_logits(self, x):
         """The pair's logits float32 (B, K) where both networks choose the same class; zeros (a
         uniform target, which any β ≥ 0.5 masks) where they disagree."""
-        za, zb = (net(x).float() for net in self.nets)
-        pair = torch.stack([za.log_softmax(1), zb.log_softmax(1)]).logsumexp(0) - math.log(2)
+        za, zb = (net(x) for net in self.nets)
+        pair = self.mean_logits(za, zb)
         agree = (za.argmax(1) == zb.argmax(1))[:, None]
         return torch.where(agree, pair, torch.zeros_like(pair))
 
