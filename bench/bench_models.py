@@ -1,13 +1,15 @@
 """Cost of one training step per network and option, side by side in one run.
 
-For each network of the kit (SimpleCNN, BestMNISTCNN, LeanCNN; lessons 02 and 05), with and without the
-`channels_last` memory layout, with and without `torch.compile`, and (with `--amp`) with and without bf16
-autocast (`TrainConfig.amp`, lesson 02): the median time of one forward + backward +
-SGD step on a batch of 160 normalised MNIST-sized images (the UDA step's 32 labeled + 64 clean + 64 strong
-images), and of a no-grad forward over 1,000 images (one validation). Rows are timed in round robin, so that a
-change of load hits every row alike; the ratio column is each row's step time against BestMNISTCNN's default.
+For each network of the kit (SimpleCNN, BestMNISTCNN, LeanCNN; lessons 02 and 05), with and without
+the `channels_last` memory layout, with and without `torch.compile`, and (with `--amp`) with and
+without bf16 autocast (`TrainConfig.amp`, lesson 02): the median time of one forward + backward +
+SGD step on a batch of 160 MNIST-sized uint8 images (the UDA step's 32 labeled + 64 clean + 64
+strong images; the networks normalise their own input), and of a no-grad forward over 1,000 images
+(one validation). Rows are timed in round robin, so that a change of load hits every row alike;
+the ratio column is each row's step time against BestMNISTCNN's default.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_models.py [--threads 1] [--repeats 15] [--no_compile] [--device cuda] [--amp] [--models best,lean]
+    PYTHONPATH=. .venv/bin/python bench/bench_models.py [--threads 1] [--repeats 15] [--no_compile]
+        [--device cuda] [--amp] [--models best,lean]
 
 Not a test: timings depend on the machine and on what else runs on it.
 """
@@ -29,28 +31,45 @@ def make(name, channels_last, compiled, amp, device):
     return (torch.compile(m) if compiled else m), opt
 
 
+def cpu_bf16() -> str:
+    "Which bf16 instructions this CPU's flags list (Linux), 'none', or 'unknown'."
+    try: flags = Path('/proc/cpuinfo').read_text().split()
+    except OSError: return 'unknown'
+    have = sorted({f for f in flags if f in ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')})
+    return ', '.join(have) or 'none'
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--threads', type=int, default=1); ap.add_argument('--repeats', type=int, default=15)
-    ap.add_argument('--no_compile', action='store_true', help='skip the torch.compile rows (about 30 s of compiling each)')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--repeats', type=int, default=15)
+    ap.add_argument('--no_compile', action='store_true',
+                    help='skip the torch.compile rows (about 30 s of compiling each)')
     ap.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
-    ap.add_argument('--amp', action='store_true', help='add bf16 autocast rows (slow on most CPUs)')
-    ap.add_argument('--models', default=','.join(MODEL_CLASSES), help='comma-separated networks to time (default: all)')
+    ap.add_argument('--amp', action='store_true',
+                    help='add bf16 autocast rows (slow on CPUs without bf16 instructions)')
+    ap.add_argument('--models', default=','.join(MODEL_CLASSES),
+                    help='comma-separated networks to time (default: all)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)   # CUDA kernels run asynchronously
-    x, y = torch.randn(160, 1, 28, 28, device=dev), torch.randint(10, (160,), device=dev)
-    xv = torch.randn(1000, 1, 28, 28, device=dev)
+    # CUDA kernels run asynchronously
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    image = lambda n: torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, device=dev)
+    x, y, xv = image(160), torch.randint(10, (160,), device=dev), image(1000)
     names = a.models.split(',')
-    if unknown := set(names) - set(MODEL_CLASSES): ap.error(f"unknown network(s) {sorted(unknown)}; choose from {', '.join(MODEL_CLASSES)}")
-    if 'best' not in names: ap.error('the ratio column is against BestMNISTCNN: keep best in --models')
-    rows = [(n, cl, c, amp) for n in names for cl in (False, True) for c in ((False, True) if not a.no_compile else (False,))
+    if unknown := set(names) - set(MODEL_CLASSES):
+        ap.error(f"unknown network(s) {sorted(unknown)}; choose from {', '.join(MODEL_CLASSES)}")
+    if 'best' not in names:
+        ap.error('the ratio column is against BestMNISTCNN: keep best in --models')
+    rows = [(n, cl, c, amp) for n in names for cl in (False, True)
+            for c in ((False, True) if not a.no_compile else (False,))
             for amp in ((False, True) if a.amp else (False,))]
     nets = {r: make(*r, dev) for r in rows}
     def step(r):
         m, opt = nets[r]; m.train()
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=r[3]): loss = F.cross_entropy(m(x), y)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=r[3]):
+            loss = F.cross_entropy(m(x), y)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     def evaluate(r):
         m, _ = nets[r]; m.eval()
@@ -59,19 +78,26 @@ def main():
     times = {r: ([], []) for r in rows}
     for _ in range(a.repeats):
         for r in rows:
-            sync(); t = time.perf_counter(); step(r); sync(); t1 = time.perf_counter(); evaluate(r); sync(); t2 = time.perf_counter()
+            sync(); t = time.perf_counter(); step(r); sync(); t1 = time.perf_counter()
+            evaluate(r); sync(); t2 = time.perf_counter()
             times[r][0].append(t1 - t); times[r][1].append(t2 - t1)
     med = {r: (statistics.median(s), statistics.median(e)) for r, (s, e) in times.items()}
     ref = med[('best', False, False, False)][0]
-    where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f"{os.cpu_count()} CPU cores, {a.threads} thread(s)"
+    where = (torch.cuda.get_device_name(dev) if dev.type == 'cuda' else
+             f"{os.cpu_count()} CPU cores (bf16 instructions: {cpu_bf16()}), {a.threads} thread(s)")
+    load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f"torch {torch.__version__}, {platform.machine()}, {where}; "
-          f"medians of {a.repeats} round-robin repeats; load average before: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
-    print(f"{'network':>8} {'layout':>13} {'compile':>7} {'amp':>4} | {'step ms':>8} {'steps/s':>7} {'vs best':>7} | {'eval 1000 ms':>12} {'params':>9}")
+          f"medians of {a.repeats} round-robin repeats; load average before: {load}")
+    print(f"{'network':>8} {'layout':>13} {'compile':>7} {'amp':>4} | {'step ms':>8} "
+          f"{'steps/s':>7} {'vs best':>7} | {'eval 1000 ms':>12} {'params':>9}")
     print('-' * 91)
     for r in rows:
         n, cl, c, amp = r; s, e = med[r]
         params = sum(p.numel() for p in MODEL_CLASSES[n]().parameters())
-        print(f"{n:>8} {'channels_last' if cl else 'contiguous':>13} {'yes' if c else 'no':>7} {'bf16' if amp else 'no':>4} | {1000 * s:>8.1f} {1 / s:>7.2f} {ref / s:>6.2f}x | {1000 * e:>12.1f} {params:>9,}")
+        layout = 'channels_last' if cl else 'contiguous'
+        print(f"{n:>8} {layout:>13} {'yes' if c else 'no':>7} "
+              f"{'bf16' if amp else 'no':>4} | {1000 * s:>8.1f} {1 / s:>7.2f} {ref / s:>6.2f}x | "
+              f"{1000 * e:>12.1f} {params:>9,}")
 
 
 if __name__ == '__main__':

@@ -152,12 +152,17 @@ def test_cli_folder_name_and_refusal(tmp_path):
     assert final['nets'] == ['simple', 'simple']
 
 def test_step_bench_writes_its_table(tmp_path):
-    "bench/bench_cotrain.py runs both presets' steps and writes one row each, lean's ratio 1.00."
+    """bench/bench_cotrain.py runs both presets' steps, with `--amp` also under bf16 autocast, and
+    writes one row each; lean's float32 row has ratio 1.00."""
     root = Path(__file__).resolve().parents[1]
     out = tmp_path/'step.md'
     subprocess.run([sys.executable, str(root/'bench'/'bench_cotrain.py'), '--repeats', '1',
-                    '--out', str(out)], check=True, capture_output=True, cwd=root,
+                    '--amp', '--out', str(out)], check=True, capture_output=True, cwd=root,
                    env={**os.environ, 'PYTHONPATH': str(root)})
-    rows = [l for l in out.read_text().splitlines() if l.startswith('| `')]
-    assert [r.split('|')[2].strip() for r in rows] == ['`uda_step`', '`cotrain_step`']
-    assert rows[0].rstrip(' |').endswith('1.00')
+    rows = [[c.strip() for c in l.split('|')[1:4]] for l in out.read_text().splitlines()
+            if l.startswith('| `')]
+    pair = ['`lean_pair`', '`cotrain_step`']
+    assert rows == [['`lean`', '`uda_step`', 'no'], ['`lean`', '`uda_step`', 'bf16'],
+                    pair + ['no'], pair + ['bf16']]
+    first = next(l for l in out.read_text().splitlines() if l.startswith('| `'))
+    assert first.rstrip(' |').endswith('1.00')

@@ -1,6 +1,9 @@
 """The speed options of `TrainConfig` (lesson 02's deep dive, lesson 11): bf16 autocast (`amp`), `torch.compile`
 (`compile`) and the NHWC layout (`channels_last`). What runs on a CPU is checked here; the CUDA rows skip without a GPU
 (`bench/gpu_check.sh` runs them)."""
+import subprocess, sys
+from pathlib import Path
+
 import pytest, torch
 import uda_course.experiment as experiment
 import uda_course.train as train
@@ -124,3 +127,16 @@ def test_amp_first_loss_on_cuda_is_close_to_float32(data):
                    show_progress=False, log_every=1)
         losses[amp] = h.loss.iloc[0]
     assert losses[True] == pytest.approx(losses[False], rel=0.02)
+
+def test_bench_models_times_uint8_images():
+    """bench/bench_models.py feeds the networks raw uint8 images, as training does (it fed
+    normalised floats, which the networks refuse since they normalise their own input), and prints
+    one row per network and layout, BestMNISTCNN's default at 1.00x."""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root/'bench'/'bench_models.py'), '--repeats', '1',
+                          '--no_compile', '--models', 'best,lean'], check=True, cwd=root,
+                         capture_output=True, text=True).stdout
+    rows = [l.split() for l in out.splitlines() if l.split()[:1] in (['best'], ['lean'])]
+    assert [r[:2] for r in rows] == [['best', 'contiguous'], ['best', 'channels_last'],
+                                     ['lean', 'contiguous'], ['lean', 'channels_last']]
+    assert rows[0][7] == '1.00x'
