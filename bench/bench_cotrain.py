@@ -18,8 +18,7 @@ from pathlib import Path
 import dataclasses
 import torch
 from uda_course.experiment import make_run_model, preset_configs, run_step_fn
-from uda_course.train import make_ema, make_optimizer
-from bench_models import cpu_bf16       # the script beside this one
+from uda_course.train import cpu_bf16_instructions, make_ema, make_optimizer
 
 
 def setup(cfg):
@@ -62,10 +61,11 @@ def main():
             if i >= 3: times[r].append(t)
     med = {r: statistics.median(t) * 1000 for r, t in times.items()}
     ref = med[('lean', False)]
+    bf16 = ', '.join(cpu_bf16_instructions()) or 'none'
     lines = [f"# One training step: `lean` against `lean_pair` (co-training)", "",
              f"Made by `PYTHONPATH=. .venv/bin/python bench/bench_cotrain.py --threads {a.threads} "
              f"--repeats {a.repeats}{' --amp' if a.amp else ''}` on "
-             f"{platform.processor() or platform.machine()} (bf16 instructions: {cpu_bf16()}), "
+             f"{platform.processor() or platform.machine()} (bf16 instructions: {bf16}), "
              f"torch {torch.__version__}, {a.threads} thread(s); median of {a.repeats} steps each, "
              "timed in round robin.", "",
              "| preset | step | autocast | median ms | ratio to `lean` |", "|:--|:--|:--|--:|--:|"]

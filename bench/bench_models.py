@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from uda_course.experiment import MODEL_CLASSES
+from uda_course.train import cpu_bf16_instructions
 
 
 def make(name, channels_last, compiled, amp, device):
@@ -29,14 +30,6 @@ def make(name, channels_last, compiled, amp, device):
     m = m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     return (torch.compile(m) if compiled else m), opt
-
-
-def cpu_bf16() -> str:
-    "Which bf16 instructions this CPU's flags list (Linux), 'none', or 'unknown'."
-    try: flags = Path('/proc/cpuinfo').read_text().split()
-    except OSError: return 'unknown'
-    have = sorted({f for f in flags if f in ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')})
-    return ', '.join(have) or 'none'
 
 
 def main():
@@ -83,8 +76,9 @@ def main():
             times[r][0].append(t1 - t); times[r][1].append(t2 - t1)
     med = {r: (statistics.median(s), statistics.median(e)) for r, (s, e) in times.items()}
     ref = med[('best', False, False, False)][0]
+    bf16 = ', '.join(cpu_bf16_instructions()) or 'none'
     where = (torch.cuda.get_device_name(dev) if dev.type == 'cuda' else
-             f"{os.cpu_count()} CPU cores (bf16 instructions: {cpu_bf16()}), {a.threads} thread(s)")
+             f"{os.cpu_count()} CPU cores (bf16 instructions: {bf16}), {a.threads} thread(s)")
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f"torch {torch.__version__}, {platform.machine()}, {where}; "
           f"medians of {a.repeats} round-robin repeats; load average before: {load}")

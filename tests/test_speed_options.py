@@ -1,7 +1,7 @@
 """The speed options of `TrainConfig` (lesson 02's deep dive, lesson 11): bf16 autocast (`amp`), `torch.compile`
 (`compile`) and the NHWC layout (`channels_last`). What runs on a CPU is checked here; the CUDA rows skip without a GPU
 (`bench/gpu_check.sh` runs them)."""
-import subprocess, sys
+import subprocess, sys, warnings
 from pathlib import Path
 
 import pytest, torch
@@ -88,8 +88,24 @@ def test_bad_speed_options_are_refused_before_training():
     with pytest.raises(ConfigError, match='amp must be True or False'): TrainConfig(amp='bf16')
     with pytest.raises(ConfigError, match='compile must be True or False'): TrainConfig(compile=1)
     with pytest.raises(ConfigError, match='drop --amp'): check_speed_options(TrainConfig(amp=True), 'mps')
-    check_speed_options(TrainConfig(amp=True), 'cpu')
     with pytest.raises(ConfigError, match='drop --compile'): check_launch(TrainConfig(compile=True), 2)
+
+
+@pytest.mark.parametrize('avx512_bf16, amx, found', [
+    (False, False, ()), (True, False, ('avx512_bf16',)), (False, True, ('amx',))])
+def test_amp_on_a_cpu_warns_only_without_bf16_instructions(monkeypatch, avx512_bf16, amx, found):
+    """On a CPU `amp` always runs; without bf16 instructions it is several times slower, so
+    `check_speed_options` warns and names the fix; with them it stays silent."""
+    monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported', lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: amx, raising=False)
+    assert train.cpu_bf16_instructions() == found
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        check_speed_options(TrainConfig(amp=True), 'cpu')
+        check_speed_options(TrainConfig(amp=False), 'cpu')          # nothing asked, no warning
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == (0 if found else 1)
+    if not found: assert '--amp False' in messages[0] and 'bf16 instructions' in messages[0]
 
 
 def test_a_checkpoint_older_than_a_config_key_resumes(tmp_path, monkeypatch):

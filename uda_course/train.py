@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_baseline.ipynb #aa001eb2
 from __future__ import annotations
-import math, os, time
+import math, os, time, warnings
 
 import pandas as pd
 import torch
@@ -21,7 +21,8 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 __all__ = ['OwnsNormalization', 'SimpleCNN', 'predict', 'accuracy', 'classification_table', 'plot_confusion', 'plot_history',
            'InfiniteSampler', 'make_optimizer', 'make_scheduler', 'make_ema', 'forward_views', 'labeled_step',
            'Callback', 'CancelFit', 'TrainingDiverged', 'Run', 'fit', 'Recorder', 'Validation', 'StopOnNonFinite',
-           'ProgressBar', 'available_memory', 'step_memory_bytes', 'check_step_memory', 'check_speed_options']
+           'ProgressBar', 'available_memory', 'step_memory_bytes', 'check_step_memory', 'cpu_bf16_instructions',
+           'check_speed_options']
 
 # %% ../nbs/02_baseline.ipynb #257e1ada
 class OwnsNormalization:
@@ -424,12 +425,24 @@ def check_step_memory(model: nn.Module, cfg: TrainConfig, device, data_bytes: in
                           f"is available; lower {lower}")
 
 # %% ../nbs/02_baseline.ipynb #e2f5f275
+def cpu_bf16_instructions() -> tuple:
+    """The bfloat16 instruction sets this CPU offers PyTorch, out of ('avx512_bf16', 'amx'); empty
+    when it has none, as many laptops and older servers. With them `amp` makes a CPU step faster,
+    without them several times slower (`bench/README.md`). Defined in lesson 02."""
+    checks = {'avx512_bf16': '_is_avx512_bf16_supported', 'amx': '_is_amx_tile_supported'}
+    return tuple(name for name, f in checks.items() if getattr(torch.cpu, f, lambda: False)())
+
 def check_speed_options(cfg: TrainConfig, device) -> None:
     """Raise `ConfigError` (one line, naming the fix) when `cfg.amp` cannot run on `device` (a
     `torch.device` or its name): a CUDA device without bfloat16 support, or a device other than CPU
-    and CUDA. Touches CUDA only when `cfg.amp` asks for it. Defined in lesson 02."""
+    and CUDA. Warn (`UserWarning`) when it would run slowly: on a CPU without bf16 instructions
+    (`cpu_bf16_instructions`). Touches CUDA only when `cfg.amp` asks for it. Defined in lesson 02."""
     device = torch.device(device)
     if not cfg.amp: return
+    if device.type == 'cpu' and not cpu_bf16_instructions():
+        warnings.warn("--amp on a CPU without bf16 instructions makes each step several times "
+                      "slower (bench/README.md); pass --amp False to train in float32",
+                      stacklevel=2)
     if device.type not in ('cpu', 'cuda'):
         raise ConfigError(f"--amp (bf16 autocast) runs on cpu and cuda, not {device.type}; "
                           "drop --amp")
