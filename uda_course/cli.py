@@ -63,8 +63,8 @@ def uda_train(
                      float) = None,
     model: Param("simple | best | lean (default best)", str) = None,
     method: Param("sup | uda (default uda)", str) = None,
-    preset: Param("start from this preset's row for model/method "
-                  "(quick | report | tuned | lean | lean_pair | fashion | smoke)", str) = None,
+    preset: Param(f"start from this preset's row for model/method ({' | '.join(PRESETS)})",
+                  str) = None,
     steps: Param("optimiser steps", int) = None,
     seed: Param("label split and run seed", int) = None,
     run_seed: Param("0: as --seed; k > 0: a rerun of the same label split with another "
@@ -186,7 +186,7 @@ def uda_train(
     _cli_errors(main)
 
 def uda_reproduce(
-    preset: Param("quick | report | tuned | lean | lean_pair | fashion | smoke", str) = 'quick',
+    preset: Param(' | '.join(PRESETS), str) = 'quick',
     seed: Param("one label split: its seed", int) = None,
     dataset: Param("run the preset on this dataset instead of its own: "
                    "mnist | fashion_mnist | folder", str) = None,
