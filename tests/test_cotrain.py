@@ -166,3 +166,17 @@ def test_step_bench_writes_its_table(tmp_path):
                     pair + ['no'], pair + ['bf16']]
     first = next(l for l in out.read_text().splitlines() if l.startswith('| `'))
     assert first.rstrip(' |').endswith('1.00')
+
+
+def test_lean_pair_long_is_lean_pair_longer_in_bf16():
+    """`lean_pair_long` differs from `lean_pair` in exactly two settings per row, the two chosen on
+    validation in lesson 10: 8,000 steps and bf16 autocast; both rows keep one budget; five splits."""
+    from uda_course.experiment import PRESET_SEEDS, preset_configs
+    short, long = preset_configs('lean_pair'), preset_configs('lean_pair_long')
+    assert [(c.model, c.method) for c in long] == [('lean', 'sup'), ('lean', 'uda')]
+    for s, l in zip(short, long):
+        a, b = s.to_dict(), l.to_dict()
+        assert {k for k in a if a[k] != b[k]} == {'steps', 'amp'}
+        assert (b['steps'], b['amp']) == (8000, True)
+    assert long[1].teacher == 'agree' and long[1].peer_model == 'lean'
+    assert PRESET_SEEDS['lean_pair_long'] == 5
