@@ -120,8 +120,9 @@ PRESETS = {
                               sample_magnitude=True, cutout=0, randaug_pool='geometric',
                               teacher='agree', peer_model='lean', eval_every=500),
     },
-    # `lean_pair` with 8,000 steps instead of 5,000, chosen on the validation sets of splits 0 and 1,
-    # and bf16 autocast, which makes a step twice as fast on CPUs with bf16 instructions (lesson 10)
+    # `lean_pair` with 8,000 steps instead of 5,000, chosen on the validation sets of splits 0 and
+    # 1, and bf16 autocast, which makes a step twice as fast on CPUs with bf16 instructions
+    # (lesson 10)
     'lean_pair_long': {
         ('lean', 'sup'): dict(steps=8000, lr=0.05, batch_size=32, amp=True, eval_every=500),
         ('lean', 'uda'): dict(steps=8000, lr=0.05, batch_size=32, unsup_ratio=2, randaug_m=10,

@@ -436,7 +436,8 @@ def check_speed_options(cfg: TrainConfig, device) -> None:
     """Raise `ConfigError` (one line, naming the fix) when `cfg.amp` cannot run on `device` (a
     `torch.device` or its name): a CUDA device without bfloat16 support, or a device other than CPU
     and CUDA. Warn (`UserWarning`) when it would run slowly: on a CPU without bf16 instructions
-    (`cpu_bf16_instructions`). Touches CUDA only when `cfg.amp` asks for it. Defined in lesson 02."""
+    (`cpu_bf16_instructions`). Touches CUDA only when `cfg.amp` asks for it. Defined in lesson
+    02."""
     device = torch.device(device)
     if not cfg.amp: return
     if device.type == 'cpu' and not cpu_bf16_instructions():
