@@ -169,8 +169,9 @@ def test_step_bench_writes_its_table(tmp_path):
 
 
 def test_lean_pair_long_is_lean_pair_longer_in_bf16():
-    """`lean_pair_long` differs from `lean_pair` in exactly two settings per row, the two chosen on
-    validation in lesson 10: 8,000 steps and bf16 autocast; both rows keep one budget; five splits."""
+    """`lean_pair_long` differs from `lean_pair` in exactly two settings per row, the two chosen
+    on validation in lesson 10: 8,000 steps and bf16 autocast; both rows keep one budget; five
+    splits."""
     from uda_course.experiment import PRESET_SEEDS, preset_configs
     short, long = preset_configs('lean_pair'), preset_configs('lean_pair_long')
     assert [(c.model, c.method) for c in long] == [('lean', 'sup'), ('lean', 'uda')]
