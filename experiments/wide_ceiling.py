@@ -5,7 +5,8 @@ name must say them.
 
 usage: python experiments/wide_ceiling.py WIDTHS [uda_train flags ...]
   e.g. python experiments/wide_ceiling.py 32,64,128,256 --preset lean_pair_long --model lean \
-           --method sup --seed 0 --n_labeled 53000 --out runs/bounds8k --name lean-w32-sup-53000labels
+           --method sup --seed 0 --n_labeled 53000 --out runs/wide \
+           --name lean-w32-sup-53000labels-8k-bf16
 """
 import sys
 from functools import partial
