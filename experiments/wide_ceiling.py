@@ -16,8 +16,11 @@ from uda_course.best_cnn import LeanCNN
 
 def main(argv):
     if len(argv) < 1: sys.exit(__doc__)
-    widths = tuple(int(w) for w in argv[0].split(','))
-    if len(widths) != 4: sys.exit(f"error: WIDTHS needs four numbers, got {argv[0]!r}")
+    parts = argv[0].split(',')
+    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        sys.exit(f"error: WIDTHS needs four positive whole numbers joined by commas, such as "
+                 f"24,48,96,192; got {argv[0]!r}")
+    widths = tuple(int(p) for p in parts)
     experiment.MODEL_CLASSES['lean'] = partial(LeanCNN, widths=widths)   # make_model looks it up
     from uda_course.cli import uda_train_main
     sys.argv = ['uda_train', *argv[1:]]

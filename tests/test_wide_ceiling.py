@@ -9,8 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location('wide_ceiling', ROOT/'experiments'/'wide_ceiling.py')
 wide = importlib.util.module_from_spec(spec); spec.loader.exec_module(wide)
 
-def test_refuses_widths_that_are_not_four_numbers():
-    with pytest.raises(SystemExit, match='four numbers'): wide.main(['16,32,64'])
+@pytest.mark.parametrize('widths', ['16,32,64', '16,32,64,x', '16,0,64,128'])
+def test_refuses_widths_that_are_not_four_positive_numbers(widths):
+    with pytest.raises(SystemExit, match='four positive whole numbers'): wide.main([widths])
 
 def test_trains_the_network_with_the_widths_asked_for(tmp_path, monkeypatch):
     "The saved weights have the asked widths: 24 channels first, 192 into the classifier."
